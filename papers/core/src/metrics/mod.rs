@@ -1,0 +1,3 @@
+//! Metrics shared by the papers.
+
+pub mod bleu;

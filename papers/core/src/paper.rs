@@ -1,0 +1,82 @@
+//! The one trait every paper crate implements, and the plain data it describes itself with.
+//!
+//! The harness knows a paper only through [`Paper`]: its identity ([`PaperInfo`]), the published
+//! numbers (`published.toml`, parsed by [`crate::published`]), the experiments it can run, and
+//! its claims. A freshly generated stub implements it with no experiments and no claims.
+
+use std::collections::BTreeMap;
+
+use crate::claims::Claim;
+use crate::published::Published;
+use crate::run::{ExperimentResult, RunContext};
+
+/// Who a paper is: what `repro list` prints and what provenance records.
+#[derive(Debug, Clone)]
+pub struct PaperInfo {
+    /// The registry name, also the crate directory under `papers/` (`attention`).
+    pub id: &'static str,
+    /// arXiv identifier without version (`1706.03762`).
+    pub arxiv_id: &'static str,
+    /// The paper's title.
+    pub title: &'static str,
+    /// Short author list for display (`Vaswani et al.`).
+    pub authors: &'static str,
+    /// Year of the first arXiv version.
+    pub year: u16,
+    /// The datasets the paper can run on; the first with `default` is used when `--data` is absent.
+    pub datasets: Vec<DatasetInfo>,
+}
+
+/// A dataset a paper can be reproduced on.
+#[derive(Debug, Clone)]
+pub struct DatasetInfo {
+    /// Name given to `--data` (`bible-en-es`, `multi30k`).
+    pub name: &'static str,
+    /// One line for `repro list`: what it is and where it comes from.
+    pub description: &'static str,
+    /// True for the offline default (embedded in the crate, no download).
+    pub default: bool,
+}
+
+/// One experiment a paper can run (a table row or a figure), for `repro list` and the report.
+#[derive(Debug, Clone)]
+pub struct ExperimentInfo {
+    /// Function-like name (`heads_ablation`), also the prefix of its metric keys.
+    pub name: &'static str,
+    /// What it reproduces (`Table 3 (A): number of attention heads at fixed d_model`).
+    pub reproduces: &'static str,
+}
+
+/// A paper of the suite.
+pub trait Paper: Send + Sync {
+    /// Identity and datasets.
+    fn info(&self) -> PaperInfo;
+
+    /// The published numbers, usually `Published::from_toml(include_str!("../published.toml"))`.
+    fn published(&self) -> anyhow::Result<Published>;
+
+    /// The experiments this crate implements (empty for a fresh stub).
+    fn experiments(&self) -> Vec<ExperimentInfo>;
+
+    /// The paper's headline claims, each a computed predicate over the reproduced metrics.
+    fn claims(&self) -> Vec<Claim>;
+
+    /// Runs every experiment at `ctx.scale` on `ctx.device` and returns their metrics.
+    ///
+    /// Must be deterministic for a given seed, backend and machine. Long phases report progress
+    /// through `ctx.progress`; training checkpoints under `ctx.checkpoint_dir` so that a run
+    /// started again with `ctx.resume` ends at the same numbers.
+    fn run(&self, ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>>;
+
+    /// Evaluation protocol worth recording with the results (BLEU signature, decoding rule,
+    /// few-shot scoring rule), for the run described by `ctx`.
+    fn protocol(&self, _ctx: &RunContext) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    /// SHA-256 of the data a dataset name stands for, when the crate knows it (embedded corpora,
+    /// pinned downloads); recorded as provenance.
+    fn dataset_sha256(&self, _dataset: &str) -> Option<String> {
+        None
+    }
+}
