@@ -1,0 +1,55 @@
+//! The `repro` command line: reproduce papers, compare results, score BLEU, follow arXiv.
+//!
+//! [`run`] is the whole program with its I/O passed in, so that the end-to-end tests call it
+//! in-process and snapshot exactly what a user sees.
+
+pub mod arxiv;
+pub mod cli;
+pub mod commands;
+pub mod registry;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+
+/// Runs `repro` with `args` (program name first); returns the process exit code.
+///
+/// Errors print as `error: …` with their causes on `stderr` and exit 1; usage errors exit 2 with
+/// clap's message; `--help` and `--version` print to `stdout` and exit 0; a closed pipe on
+/// `stdout` (`repro list | head -1`) exits 0.
+pub fn run<I, T>(args: I, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = error.render().ansi().to_string();
+            let (stream, code): (&mut dyn Write, i32) = if error.use_stderr() {
+                (stderr, 2)
+            } else {
+                (stdout, 0)
+            };
+            let _ = write!(stream, "{text}");
+            return code;
+        }
+    };
+    match cli::execute(cli, stdout, stderr) {
+        Ok(()) => 0,
+        Err(error) if is_broken_pipe(&error) => 0,
+        Err(error) => {
+            let _ = writeln!(stderr, "error: {error:#}");
+            1
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
