@@ -21,6 +21,9 @@ use repro_core::metrics::bleu::{BleuConfig, corpus_bleu};
 use repro_core::run::{Curve, ExperimentResult, Metric, RunContext, Series};
 use serde::Deserialize;
 
+/// Names under which the base configuration appears in the experiments.
+const BASE_ALIASES: [&str; 2] = ["base", "sinusoidal"];
+
 use crate::data::{self, Bpe, EncodedPair, Pair};
 use crate::decoding::{self, Decoding};
 use crate::model::{PositionalEncoding, TransformerConfig};
@@ -46,8 +49,13 @@ pub struct ModelScale {
 /// One scale of `scales.toml`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ScaleConfig {
-    /// How many seeds every variant is trained with: the run's seed, seed + 1, …
+    /// How many seeds the variants in `seeded_variants` are trained with: the run's seed,
+    /// seed + 1, … Other variants use the run's seed only.
     pub seeds: usize,
+    /// Variants whose claims hinge on small differences and so get every seed (`base` covers
+    /// its aliases `h<base heads>` and `sinusoidal`).
+    #[serde(default)]
+    pub seeded_variants: Vec<String>,
     /// Keep pairs with at most this many words per side.
     pub max_words: usize,
     /// Training pairs used (after filtering).
@@ -351,7 +359,8 @@ impl<'a> Lab<'a> {
         let mut dev_curve = Vec::new();
         let mut notes = Vec::new();
         for variant in variants {
-            let evaluations: Vec<Evaluation> = seeds
+            let variant_seeds = self.seeds_for(&variant.name);
+            let evaluations: Vec<Evaluation> = variant_seeds
                 .iter()
                 .map(|&seed| self.evaluate(variant, seed, false))
                 .collect::<anyhow::Result<_>>()?;
@@ -378,9 +387,14 @@ impl<'a> Lab<'a> {
                 label: variant.name.clone(),
                 points: evaluations[0].dev_loss.clone(),
             });
+            let seed_list: Vec<String> = variant_seeds.iter().map(u64::to_string).collect();
             notes.push(format!(
-                "{}: {} parameters, {:.0} tokens/s training",
-                variant.name, evaluations[0].parameters, evaluations[0].tokens_per_second
+                "{}: {} parameters, {:.0} tokens/s training, seed{} {}",
+                variant.name,
+                evaluations[0].parameters,
+                evaluations[0].tokens_per_second,
+                if variant_seeds.len() > 1 { "s" } else { "" },
+                seed_list.join(", ")
             ));
         }
         let first_seed = seeds[0];
@@ -512,6 +526,24 @@ impl Lab<'_> {
             if let Some(evaluation) = evaluated.get(&(variant.to_string(), seed)).cloned() {
                 evaluated.insert((alias.to_string(), seed), evaluation);
             }
+        }
+    }
+
+    /// The seeds `variant` is trained with: all of them for the base configuration and the
+    /// variants named in `seeded_variants`, the run's seed alone for the others.
+    pub fn seeds_for(&self, variant: &str) -> &[u64] {
+        let base_heads = format!("h{}", self.config.model.n_heads);
+        let is_base = BASE_ALIASES.contains(&variant) || variant == base_heads;
+        let seeded = is_base
+            || self
+                .config
+                .seeded_variants
+                .iter()
+                .any(|name| name == variant);
+        if seeded {
+            &self.seeds
+        } else {
+            &self.seeds[..1]
         }
     }
 
