@@ -17,6 +17,14 @@ pub struct Author {
 }
 
 impl Author {
+    /// `Name (Affiliation; Other)`, or the bare name when no affiliation is given.
+    pub fn with_affiliations(&self) -> String {
+        match self.affiliations.as_slice() {
+            [] => self.name.clone(),
+            affiliations => format!("{} ({})", self.name, affiliations.join("; ")),
+        }
+    }
+
     /// The family name used for citation keys: the last word of the name, skipping suffixes
     /// (`Jr.`, `III`), folded to ASCII and lowercased; `anon` when there is none.
     pub fn surname_key(&self) -> String {

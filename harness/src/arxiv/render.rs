@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::entry::Entry;
+use super::entry::{Author, Entry};
 use super::text::{truncate, wrap};
 use super::track::{CheckReport, TrackingState};
 
@@ -19,14 +19,7 @@ pub(crate) fn entry_details(e: &Entry) -> String {
     let mut field = |name: &str, value: &str| {
         s.push_str(&format!("  {name:<12}{value}\n"));
     };
-    let authors: Vec<String> = e
-        .authors
-        .iter()
-        .map(|a| match a.affiliations.as_slice() {
-            [] => a.name.clone(),
-            affs => format!("{} ({})", a.name, affs.join("; ")),
-        })
-        .collect();
+    let authors: Vec<String> = e.authors.iter().map(Author::with_affiliations).collect();
     field("Authors", &authors.join(", "));
     let version = e.version().map_or_else(String::new, |v| format!(" (v{v})"));
     field("Submitted", &format!("{} (v1)", day(e.published)));

@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 
 use super::bibtex;
 use super::cache::write_atomic;
-use super::entry::Entry;
+use super::entry::{Author, Entry};
 
 /// Marker line in the root `Cargo.toml` `[workspace] members`.
 pub const MEMBERS_MARKER: &str = "# papers (kept sorted; `repro arxiv stub` appends here)";
@@ -476,10 +476,7 @@ fn readme(slug: &str, entry: &Entry) -> String {
     let authors: Vec<String> = entry
         .authors
         .iter()
-        .map(|a| match a.affiliations.as_slice() {
-            [] => a.name.clone(),
-            affs => format!("{} ({})", a.name, affs.join("; ")),
-        })
+        .map(Author::with_affiliations)
         .collect();
     let base = entry.id.without_version();
     let mut links = vec![

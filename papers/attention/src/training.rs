@@ -222,6 +222,8 @@ pub struct Trained {
     pub tokens_per_second: f64,
     /// Parameters.
     pub parameters: usize,
+    /// Training wall time, seconds (summed over resumed sessions).
+    pub seconds: f64,
 }
 
 /// What a training run needs.
@@ -403,6 +405,7 @@ pub fn train(run: &TrainingRun, device: &Device, progress: &Progress) -> anyhow:
         dev_perplexity: dev_loss.exp(),
         tokens_per_second: state.tokens as f64 / seconds,
         parameters,
+        seconds,
     })
 }
 
