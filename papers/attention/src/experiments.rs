@@ -603,19 +603,23 @@ impl Lab<'_> {
         plan
     }
 
+    /// Every (variant, scored on test, seed) to train: [`Lab::plan`] × [`Lab::seeds_for`].
+    pub fn planned_runs(&self) -> Vec<(Variant, bool, u64)> {
+        self.plan()
+            .into_iter()
+            .flat_map(|(variant, test)| {
+                self.seeds_for(&variant.name)
+                    .iter()
+                    .map(move |&seed| (variant.clone(), test, seed))
+            })
+            .collect()
+    }
+
     /// Trains and evaluates every planned (variant, seed) on `jobs` threads. Each training is
     /// deterministic on its own, so the results do not depend on `jobs` or on scheduling.
     pub fn train_all(&self, jobs: usize) -> anyhow::Result<()> {
-        let queue: Mutex<VecDeque<(Variant, bool, u64)>> = Mutex::new(
-            self.plan()
-                .into_iter()
-                .flat_map(|(variant, test)| {
-                    self.seeds
-                        .iter()
-                        .map(move |&seed| (variant.clone(), test, seed))
-                })
-                .collect(),
-        );
+        let queue: Mutex<VecDeque<(Variant, bool, u64)>> =
+            Mutex::new(self.planned_runs().into_iter().collect());
         let next = || {
             queue
                 .lock()
@@ -651,3 +655,47 @@ pub fn jobs() -> usize {
 }
 
 pub use crate::complexity::self_attention_complexity;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repro_core::Backend;
+    use repro_core::progress::Progress;
+
+    #[test]
+    fn small_scale_spends_extra_seeds_only_where_claims_need_them() {
+        let ctx = RunContext {
+            scale: Scale::Small,
+            backend: Backend::Cpu,
+            device: burn::tensor::Device::flex(),
+            seed: 5,
+            dataset: "bible-en-es".to_string(),
+            cache_dir: std::env::temp_dir(),
+            checkpoint_dir: std::env::temp_dir(),
+            resume: false,
+            progress: Progress::hidden(),
+        };
+        let lab = Lab::prepare(&ctx).unwrap();
+        let runs: Vec<(String, u64)> = lab
+            .planned_runs()
+            .into_iter()
+            .map(|(v, _, seed)| (v.name, seed))
+            .collect();
+        let seeds_of = |name: &str| {
+            runs.iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, s)| *s)
+                .collect::<Vec<_>>()
+        };
+        for name in ["base", "h1", "learned"] {
+            assert_eq!(seeds_of(name), vec![5, 6], "{name}");
+        }
+        for name in ["h4", "smaller", "no_dropout", "no_label_smoothing"] {
+            assert_eq!(seeds_of(name), vec![5], "{name}");
+        }
+        assert_eq!(runs.len(), 10);
+        // The base configuration's aliases read the base runs, with every seed.
+        assert_eq!(lab.seeds_for("h8"), &[5, 6]);
+        assert_eq!(lab.seeds_for("sinusoidal"), &[5, 6]);
+    }
+}

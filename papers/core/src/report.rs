@@ -385,24 +385,41 @@ fn file_safe(id: &str) -> String {
     }
 }
 
+/// The git state of the source tree, captured when a run starts: edits or commits made while it
+/// trains must not be credited with its numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceState {
+    /// `git rev-parse HEAD`, or `unknown` outside git.
+    pub commit: String,
+    /// Uncommitted changes (tracked or untracked, not ignored).
+    pub dirty: bool,
+}
+
+impl SourceState {
+    /// The state of the tree this binary was built from (`CARGO_MANIFEST_DIR`), now.
+    pub fn capture() -> SourceState {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+        SourceState {
+            commit: git(source, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_string()),
+            dirty: git(source, &["status", "--porcelain"]).is_some_and(|status| !status.is_empty()),
+        }
+    }
+}
+
 impl Provenance {
-    /// Provenance of a run that started at `started_at` and took `wall_time_s`: the git commit
-    /// and dirtiness of the source tree (`unknown` / `false` outside git), the machine, and the
-    /// versions of `repro` and burn.
+    /// Provenance of a run that started at `started_at` from the tree in `source` and took
+    /// `wall_time_s`: the machine, and the versions of `repro` and burn.
     pub fn collect(
         seed: u64,
         device: String,
         dataset: DatasetProvenance,
         protocol: BTreeMap<String, String>,
         command: String,
+        source: SourceState,
         started_at: DateTime<Utc>,
         wall_time_s: f64,
     ) -> Provenance {
-        // The commit of the tree this binary was built from, wherever it is run.
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let commit = git(source, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
-        let dirty =
-            git(source, &["status", "--porcelain"]).is_some_and(|status| !status.is_empty());
+        let SourceState { commit, dirty } = source;
         let versions = BTreeMap::from([
             ("repro".to_string(), env!("CARGO_PKG_VERSION").to_string()),
             ("burn".to_string(), BURN_VERSION.to_string()),

@@ -345,11 +345,17 @@ fn collect_fills_machine_versions_and_time() {
         dataset,
         BTreeMap::new(),
         "repro reproduce".into(),
+        SourceState {
+            commit: "abc123".into(),
+            dirty: true,
+        },
         started,
         2.5,
     );
     assert_eq!(provenance.started_at, "2025-01-02T02:04:05Z");
-    assert!(!provenance.commit.is_empty());
+    assert_eq!(provenance.commit, "abc123");
+    assert!(provenance.dirty);
+    assert!(!SourceState::capture().commit.is_empty());
     assert!(provenance.machine.cpus >= 1);
     assert_eq!(provenance.versions["burn"], BURN_VERSION);
     assert_eq!(provenance.versions["repro"], env!("CARGO_PKG_VERSION"));
