@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use repro_core::data::download::cache_dir;
 use repro_core::progress::Progress;
-use repro_core::report::{DatasetProvenance, Provenance, RenderOptions, Report, SourceState};
+use repro_core::report::{DatasetProvenance, Provenance, RenderOptions, Report, RunStart};
 use repro_core::run::RunContext;
 
 use crate::cli::ReproduceArgs;
@@ -76,8 +76,8 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         resume: args.resume,
         progress,
     };
-    let source = SourceState::capture();
-    let started_at = chrono::Utc::now();
+    // Captured now: commits or edits made while it trains are not credited with its numbers.
+    let start = RunStart::now();
     let started = Instant::now();
     let experiments = paper.run(&ctx).with_context(|| {
         format!(
@@ -107,8 +107,7 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         },
         paper.protocol(&ctx),
         command_line(args),
-        source,
-        started_at,
+        start,
         wall_time_s,
     );
     let report = Report::new(

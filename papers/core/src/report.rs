@@ -406,20 +406,41 @@ impl SourceState {
     }
 }
 
+/// What is known when a run starts: the source tree's state and the time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    /// Git state of the source tree at the start.
+    pub source: SourceState,
+    /// Start time.
+    pub at: DateTime<Utc>,
+}
+
+impl RunStart {
+    /// Captures the source state and the time, now.
+    pub fn now() -> RunStart {
+        RunStart {
+            source: SourceState::capture(),
+            at: Utc::now(),
+        }
+    }
+}
+
 impl Provenance {
-    /// Provenance of a run that started at `started_at` from the tree in `source` and took
-    /// `wall_time_s`: the machine, and the versions of `repro` and burn.
+    /// Provenance of a run that began as `start` records and took `wall_time_s`, with the
+    /// machine and the versions of `repro` and burn.
     pub fn collect(
         seed: u64,
         device: String,
         dataset: DatasetProvenance,
         protocol: BTreeMap<String, String>,
         command: String,
-        source: SourceState,
-        started_at: DateTime<Utc>,
+        start: RunStart,
         wall_time_s: f64,
     ) -> Provenance {
-        let SourceState { commit, dirty } = source;
+        let RunStart {
+            source: SourceState { commit, dirty },
+            at: started_at,
+        } = start;
         let versions = BTreeMap::from([
             ("repro".to_string(), env!("CARGO_PKG_VERSION").to_string()),
             ("burn".to_string(), BURN_VERSION.to_string()),

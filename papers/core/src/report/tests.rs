@@ -345,11 +345,13 @@ fn collect_fills_machine_versions_and_time() {
         dataset,
         BTreeMap::new(),
         "repro reproduce".into(),
-        SourceState {
-            commit: "abc123".into(),
-            dirty: true,
+        RunStart {
+            source: SourceState {
+                commit: "abc123".into(),
+                dirty: true,
+            },
+            at: started,
         },
-        started,
         2.5,
     );
     assert_eq!(provenance.started_at, "2025-01-02T02:04:05Z");
