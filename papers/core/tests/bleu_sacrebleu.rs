@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! pip install sacrebleu==2.6.0
-//! python3 papers/core/tests/fixtures/bleu/make_golden.py /work/shared/data/bible-en-es.tsv.gz
+//! python3 papers/core/tests/fixtures/bleu/make_golden.py ../shared/data/bible-en-es.tsv.gz
 //! ```
 //!
 //! It holds `BLEU(**kwargs).corpus_score(...)` for ten configurations (1 and 2 references,
