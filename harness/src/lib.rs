@@ -26,7 +26,9 @@ where
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
-            let text = error.render().ansi().to_string();
+            // Plain text: `run` writes to any `Write` (a pipe, a file, a test's buffer), which
+            // may not be the terminal whose colours ANSI codes assume.
+            let text = error.render().to_string();
             let (stream, code): (&mut dyn Write, i32) = if error.use_stderr() {
                 (stderr, 2)
             } else {
