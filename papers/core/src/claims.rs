@@ -115,6 +115,17 @@ fn spread(a: &Metric, b: &Metric, tolerance: f64) -> (f64, String) {
     )
 }
 
+/// The two compared metrics, labelled, as evidence.
+fn pair(a_label: &str, a: &Metric, b_label: &str, b: &Metric) -> Vec<Evidence> {
+    [(a_label, a), (b_label, b)]
+        .into_iter()
+        .map(|(label, metric)| Evidence {
+            label: label.to_string(),
+            metric: metric.clone(),
+        })
+        .collect()
+}
+
 fn describe(label: &str, metric: &Metric) -> String {
     if metric.values.len() >= 2 {
         format!(
@@ -155,16 +166,7 @@ pub fn higher(
             describe(a_label, a),
             describe(b_label, b)
         ),
-        evidence: vec![
-            Evidence {
-                label: a_label.to_string(),
-                metric: a.clone(),
-            },
-            Evidence {
-                label: b_label.to_string(),
-                metric: b.clone(),
-            },
-        ],
+        evidence: pair(a_label, a, b_label, b),
     }
 }
 
@@ -194,16 +196,7 @@ pub fn about_equal(
             describe(b_label, b),
             difference.abs()
         ),
-        evidence: vec![
-            Evidence {
-                label: a_label.to_string(),
-                metric: a.clone(),
-            },
-            Evidence {
-                label: b_label.to_string(),
-                metric: b.clone(),
-            },
-        ],
+        evidence: pair(a_label, a, b_label, b),
     }
 }
 
