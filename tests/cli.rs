@@ -124,3 +124,57 @@ fn compare_rejects_a_corrupt_result_file() {
     assert!(output.stderr.starts_with("error: "), "{}", output.stderr);
     assert!(output.stderr.contains("tiny-cpu.json"), "{}", output.stderr);
 }
+
+#[test]
+fn only_trains_what_the_chosen_experiment_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let output = repro(&[
+        "reproduce",
+        "attention",
+        "--scale",
+        "tiny",
+        "--only",
+        "attention_heads",
+        "--quiet",
+        "--results",
+        results.to_str().unwrap(),
+        "--checkpoints",
+        dir.path().join("checkpoints").to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(results.join("attention/tiny-cpu.json")).unwrap(),
+    )
+    .unwrap();
+    let mut trained: Vec<String> = report["trainings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{} seed {}", t["label"].as_str().unwrap(), t["seed"]))
+        .collect();
+    trained.sort();
+    // The base (h=4 at tiny, trained once under its configuration's name) and the head variants.
+    assert_eq!(trained, ["base seed 1", "h1 seed 1", "h2 seed 1"]);
+    let experiments: Vec<&str> = report["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(experiments, ["attention_heads"]);
+}
+
+#[test]
+fn only_with_an_unknown_experiment_lists_the_valid_ones_and_exits_2() {
+    let output = repro(&[
+        "reproduce",
+        "attention",
+        "--scale",
+        "tiny",
+        "--only",
+        "nonsense",
+    ]);
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    insta::assert_snapshot!(output.render(None));
+}

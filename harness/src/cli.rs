@@ -1,15 +1,14 @@
-//! The command-line surface, declared with clap.
+//! The command-line surface: the subcommands (each with its arguments beside its code in
+//! [`crate::commands`]) and the dispatch, with all I/O passed in.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{BufRead, Write};
 
 use clap::{Parser, Subcommand};
-use repro_core::{Backend, Scale};
 
-use crate::commands;
+use crate::commands::{bleu, checkpoints, compare, list, reproduce, translate};
 
-/// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, and
-/// follow new papers on arXiv.
+/// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
+/// trained models, and follow new papers on arXiv.
 #[derive(Parser, Debug)]
 #[command(name = "repro", version, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
@@ -20,10 +19,13 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  repro list                                   papers, arXiv ids, scales and datasets
+  repro list                                   papers, arXiv ids, scales, datasets, experiments
   repro reproduce attention                    train + evaluate at the small scale on the CPU
   repro reproduce attention --scale tiny       the same in seconds
+  repro reproduce attention --only attention_heads   one experiment, only what it trains
   repro compare attention                      re-print the stored table, no training
+  repro checkpoints                            the trained runs, with their step and dev metric
+  repro translate --checkpoint DIR 'In the beginning was the Word.'
   echo 'The cat sat.' | repro bleu ref.txt     sacreBLEU-compatible BLEU
   repro arxiv show 1706.03762 --bibtex         metadata and BibTeX from arXiv";
 
@@ -33,84 +35,38 @@ pub enum Command {
     /// List the papers with their arXiv ids, scales, datasets and experiments.
     List,
     /// Train and evaluate a paper's experiments, print published vs reproduced, write results/.
-    Reproduce(ReproduceArgs),
+    Reproduce(reproduce::ReproduceArgs),
     /// Re-render a stored result (results/<paper>/<scale>-<backend>.json) without training.
-    Compare(CompareArgs),
+    Compare(compare::CompareArgs),
+    /// List the trained runs (checkpoints) with their configuration, step and dev metric.
+    Checkpoints(checkpoints::CheckpointsArgs),
+    /// Translate text with a trained Transformer checkpoint.
+    Translate(translate::TranslateArgs),
     /// Corpus BLEU exactly as sacreBLEU 2.x scores it by default.
-    Bleu(commands::bleu::BleuArgs),
+    Bleu(bleu::BleuArgs),
     /// Fetch, search and track arXiv papers; turn one into a paper crate.
-    Arxiv(crate::arxiv::cli::ArxivArgs),
+    Arxiv(repro_arxiv::cli::ArxivArgs),
 }
 
-/// `repro reproduce`.
-#[derive(clap::Args, Debug)]
-#[command(after_help = "\
-Examples:
-  repro reproduce attention                          small scale on the CPU (minutes)
-  repro reproduce attention --scale tiny --seed 3    seconds; another seed
-  repro reproduce attention --backend wgpu           needs a build with `--features wgpu`
-  repro reproduce attention --resume                 continue an interrupted run from its checkpoints")]
-pub struct ReproduceArgs {
-    /// Paper id (see `repro list`).
-    pub paper: String,
-    /// tiny (seconds, for tests), small (minutes on a laptop CPU) or base (the paper's own sizes).
-    #[arg(long, default_value = "small", env = "SCALE")]
-    pub scale: Scale,
-    /// cpu (burn flex, deterministic), wgpu (needs --features wgpu) or cuda (needs --features cuda).
-    #[arg(long, default_value = "cpu", env = "BACKEND")]
-    pub backend: Backend,
-    /// Base seed; scales with several seeds use seed, seed + 1, …
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Dataset (see `repro list`); default: the paper's offline default.
-    #[arg(long = "data")]
-    pub data: Option<String>,
-    /// Where results/<paper>/<scale>-<backend>.{json,md,svg} go.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
-    /// Checkpoint directory [default: <cache>/checkpoints/<paper>/<scale>-<backend>-seed<seed>-<data>].
-    #[arg(long)]
-    pub checkpoints: Option<PathBuf>,
-    /// Continue from the checkpoints of an interrupted run (same numbers as an uninterrupted one).
-    #[arg(long)]
-    pub resume: bool,
-    /// Print no progress bars or phase lines.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Print the table without provenance (commit, times): stable across runs.
-    #[arg(long, hide = true)]
-    pub no_provenance: bool,
-}
-
-/// `repro compare`.
-#[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Example:\n  repro compare attention --scale small --backend cpu --format markdown"
-)]
-pub struct CompareArgs {
-    /// Paper id (see `repro list`).
-    pub paper: String,
-    /// Scale of the stored run.
-    #[arg(long, default_value = "small")]
-    pub scale: Scale,
-    /// Backend of the stored run.
-    #[arg(long, default_value = "cpu")]
-    pub backend: Backend,
-    /// Results directory.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
-    /// text (terminal), markdown, or json.
-    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
-    pub format: String,
+/// The streams a command reads and writes.
+pub struct Io<'a> {
+    /// Standard input (`repro bleu`, `repro translate -`).
+    pub stdin: &'a mut dyn BufRead,
+    /// Results.
+    pub stdout: &'a mut dyn Write,
+    /// Progress, status and errors.
+    pub stderr: &'a mut dyn Write,
 }
 
 /// Runs a parsed command line.
-pub fn execute(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<()> {
+pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
     match cli.command {
-        Command::List => commands::list::run(stdout),
-        Command::Reproduce(args) => commands::reproduce::run(&args, stdout, stderr),
-        Command::Compare(args) => commands::compare::run(&args, stdout),
-        Command::Bleu(args) => commands::bleu::run(&args, &mut std::io::stdin().lock(), stdout),
-        Command::Arxiv(args) => crate::arxiv::cli::run(&args, stdout, stderr),
+        Command::List => list::run(io.stdout),
+        Command::Reproduce(args) => reproduce::run(&args, io.stdout, io.stderr),
+        Command::Compare(args) => compare::run(&args, io.stdout),
+        Command::Checkpoints(args) => checkpoints::run(&args, io.stdout),
+        Command::Translate(args) => translate::run(&args, io.stdin, io.stdout, io.stderr),
+        Command::Bleu(args) => bleu::run(&args, io.stdin, io.stdout),
+        Command::Arxiv(args) => repro_arxiv::cli::run(&args, io.stdout, io.stderr),
     }
 }

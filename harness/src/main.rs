@@ -4,6 +4,7 @@
 fn main() {
     let code = repro_harness::run(
         std::env::args_os(),
+        &mut std::io::stdin().lock(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     );

@@ -12,12 +12,17 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Runs `repro` with `args` (without the program name) in-process.
+/// Runs `repro` with `args` (without the program name) in-process, with empty standard input.
 pub fn repro(args: &[&str]) -> Output {
+    repro_with_stdin(args, "")
+}
+
+/// Runs `repro` with `args` in-process, `stdin` as its standard input.
+pub fn repro_with_stdin(args: &[&str], stdin: &str) -> Output {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let argv = std::iter::once("repro").chain(args.iter().copied());
-    let code = repro_harness::run(argv, &mut stdout, &mut stderr);
+    let code = repro_harness::run(argv, &mut stdin.as_bytes(), &mut stdout, &mut stderr);
     Output {
         code,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -6,7 +6,7 @@
 //! byte; the score comes from [`repro_core::metrics::bleu`]. Not supported: sacreBLEU's test-set
 //! download (`-t`), tab-separated multi-system input on stdin, other metrics, `.gz` files.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -117,7 +117,7 @@ impl BleuArgs {
 
 /// Scores the hypotheses (from `--input` or `stdin`) against the reference files and writes
 /// sacreBLEU's output to `stdout`.
-pub fn run(args: &BleuArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(args: &BleuArgs, stdin: &mut dyn BufRead, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let mut refs = Vec::with_capacity(args.refs.len());
     for path in &args.refs {
         refs.push(read_file(path, "reference")?);

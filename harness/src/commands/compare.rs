@@ -1,11 +1,34 @@
 //! `repro compare`: re-render a stored result without training.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use repro_core::report::Report;
+use repro_core::{Backend, Scale};
 
-use crate::cli::CompareArgs;
 use crate::registry;
+
+/// `repro compare`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  repro compare attention --scale small --backend cpu --format markdown"
+)]
+pub struct CompareArgs {
+    /// Paper id (see `repro list`).
+    pub paper: String,
+    /// Scale of the stored run.
+    #[arg(long, default_value = "small")]
+    pub scale: Scale,
+    /// Backend of the stored run.
+    #[arg(long, default_value = "cpu")]
+    pub backend: Backend,
+    /// Results directory.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// text (terminal), markdown, or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    pub format: String,
+}
 
 /// Prints the stored table of `args.paper` at the given scale and backend.
 pub fn run(args: &CompareArgs, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -1,6 +1,8 @@
-//! One module per `repro` subcommand.
+//! One module per `repro` subcommand, each with its arguments.
 
 pub mod bleu;
+pub mod checkpoints;
 pub mod compare;
 pub mod list;
 pub mod reproduce;
+pub mod translate;

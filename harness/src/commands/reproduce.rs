@@ -2,6 +2,7 @@
 //! verdicts, and write the results (JSON, Markdown, SVG) atomically.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -9,9 +10,61 @@ use repro_core::data::download::cache_dir;
 use repro_core::progress::Progress;
 use repro_core::report::{DatasetProvenance, Provenance, RenderOptions, Report, RunStart};
 use repro_core::run::RunContext;
+use repro_core::{Backend, Scale};
 
-use crate::cli::ReproduceArgs;
-use crate::registry;
+use crate::{UsageError, registry};
+
+/// `repro reproduce`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  repro reproduce attention                          small scale on the CPU (minutes)
+  repro reproduce attention --scale tiny --seed 3    seconds; another seed
+  repro reproduce attention --only attention_heads   one experiment: trains base and the head variants
+  repro reproduce attention --backend wgpu           needs a build with `--features wgpu`
+  repro reproduce attention --resume                 continue an interrupted run from its checkpoints
+
+Trainings are checkpointed under <cache>/checkpoints/<paper>/<scale>-<backend>-<data>/<run>-seed<n>
+(`repro checkpoints` lists them; `repro translate --checkpoint DIR` uses one).")]
+pub struct ReproduceArgs {
+    /// Paper id (see `repro list`).
+    pub paper: String,
+    /// tiny (seconds, for tests), small (minutes on a laptop CPU) or base (the paper's own sizes).
+    #[arg(long, default_value = "small", env = "SCALE")]
+    pub scale: Scale,
+    /// cpu (burn flex, deterministic), wgpu (needs --features wgpu) or cuda (needs --features cuda).
+    #[arg(long, default_value = "cpu", env = "BACKEND")]
+    pub backend: Backend,
+    /// Base seed; scales with several seeds use seed, seed + 1, …
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Dataset (see `repro list`); default: the paper's offline default.
+    #[arg(long = "data")]
+    pub data: Option<String>,
+    /// Run only these experiments (comma-separated names from `repro list`), training only what
+    /// they read.
+    #[arg(long, value_delimiter = ',', value_name = "EXPERIMENT")]
+    pub only: Vec<String>,
+    /// Trainings run at once [default: one per core]. The numbers do not depend on it.
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Where results/<paper>/<scale>-<backend>.{json,md,svg} go.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Checkpoint directory [default: <cache>/checkpoints/<paper>/<scale>-<backend>-<data>].
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// Continue from the checkpoints of an interrupted run (same numbers as an uninterrupted one);
+    /// finished trainings are reused.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print no progress bars or phase lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the table without provenance (commit, times): stable across runs.
+    #[arg(long, hide = true)]
+    pub no_provenance: bool,
+}
 
 /// Runs the reproduction described by `args`.
 pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
@@ -38,7 +91,24 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
             .map(|dataset| dataset.name.to_string())
             .unwrap_or_default(),
     };
-    if paper.experiments().is_empty() {
+    let experiments = paper.experiments();
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|name| !experiments.iter().any(|e| e.name == name.as_str()))
+    {
+        return Err(UsageError(format!(
+            "unknown experiment `{unknown}` for {}; valid: {}",
+            info.id,
+            experiments
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    if experiments.is_empty() {
         writeln!(
             out,
             "{} (arXiv:{}): no experiments yet. Fill papers/{}/published.toml from the paper's tables, \
@@ -50,10 +120,10 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     let device = args.backend.device()?;
     let cache = cache_dir();
     let checkpoint_dir = args.checkpoints.clone().unwrap_or_else(|| {
-        cache.join("checkpoints").join(info.id).join(format!(
-            "{}-{}-seed{}-{dataset}",
-            args.scale, args.backend, args.seed
-        ))
+        cache
+            .join("checkpoints")
+            .join(info.id)
+            .join(format!("{}-{}-{dataset}", args.scale, args.backend))
     });
     let progress = Progress::new(!args.quiet);
     progress.println(&format!(
@@ -74,12 +144,16 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         cache_dir: cache,
         checkpoint_dir: checkpoint_dir.clone(),
         resume: args.resume,
+        jobs: args
+            .jobs
+            .map_or_else(RunContext::default_jobs, |jobs| jobs as usize),
+        only: args.only.clone(),
         progress,
     };
     // Captured now: commits or edits made while it trains are not credited with its numbers.
     let start = RunStart::now();
     let started = Instant::now();
-    let experiments = paper.run(&ctx).with_context(|| {
+    let output = paper.run(&ctx).with_context(|| {
         format!(
             "reproducing {} failed; checkpoints are kept in {}: rerun with --resume to continue",
             info.id,
@@ -110,13 +184,7 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         start,
         wall_time_s,
     );
-    let report = Report::new(
-        paper.as_ref(),
-        args.scale,
-        args.backend,
-        provenance,
-        experiments,
-    )?;
+    let report = Report::new(paper.as_ref(), args.scale, args.backend, provenance, output)?;
     let options = RenderOptions {
         provenance: !args.no_provenance,
     };
@@ -128,6 +196,19 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         written.len(),
         args.results.join(info.id).display()
     );
+    if let Some(first) = report.trainings.first() {
+        let _ = writeln!(
+            err,
+            "checkpoints of the {} trainings are in {} (`repro checkpoints {}` lists them; \
+             e.g. `repro translate --checkpoint {}`)",
+            report.trainings.len(),
+            checkpoint_dir.display(),
+            info.id,
+            checkpoint_dir
+                .join(format!("{}-seed{}", first.label, first.seed))
+                .display()
+        );
+    }
     Ok(())
 }
 
@@ -139,6 +220,9 @@ fn command_line(args: &ReproduceArgs) -> String {
     );
     if let Some(data) = &args.data {
         command.push_str(&format!(" --data {data}"));
+    }
+    if !args.only.is_empty() {
+        command.push_str(&format!(" --only {}", args.only.join(",")));
     }
     command
 }

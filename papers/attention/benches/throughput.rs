@@ -9,8 +9,8 @@ use std::time::Instant;
 use burn::tensor::Device;
 use repro_attention::data::{self, EncodedPair};
 use repro_attention::decoding::{Decoding, translate};
-use repro_attention::experiments::scale_config;
 use repro_attention::model::TransformerConfig;
+use repro_attention::scale::scale_config;
 use repro_attention::training::{self, TrainingConfig, TrainingRun};
 use repro_core::Scale;
 use repro_core::progress::Progress;
@@ -20,12 +20,12 @@ const DECODING_SENTENCES_PER_SECOND: f64 = 20.0;
 
 fn main() -> anyhow::Result<()> {
     let config = scale_config(Scale::Small)?;
-    let pairs = data::filter_by_words(data::bible_en_es()?, config.max_words);
+    let pairs = data::filter_by_words(data::bible_en_es()?, config.data.max_words);
     let (train, dev) = (&pairs[..4000], &pairs[4000..4200]);
-    let tokenizer = data::train_bpe(train, config.vocab_size)?;
-    let train: Vec<EncodedPair> = data::encode_pairs(&tokenizer, train, config.max_tokens)?;
-    let dev: Vec<EncodedPair> = data::encode_pairs(&tokenizer, dev, config.max_tokens)?;
-    let model = TransformerConfig::new(tokenizer.get_vocab_size(true))
+    let tokenizer = data::train_bpe(train, config.data.vocab_size)?;
+    let train: Vec<EncodedPair> = data::encode_pairs(&tokenizer, train, config.data.max_tokens)?;
+    let dev: Vec<EncodedPair> = data::encode_pairs(&tokenizer, dev, config.data.max_tokens)?;
+    let model = TransformerConfig::new(tokenizer.vocab_size())
         .with_d_model(config.model.d_model)
         .with_n_heads(config.model.n_heads)
         .with_d_ff(config.model.d_ff)
@@ -39,25 +39,23 @@ fn main() -> anyhow::Result<()> {
         ..config.training.clone()
     };
     let device = Device::flex();
-    let checkpoints = tempfile::tempdir()?;
     let started = Instant::now();
     let trained = training::train(
-        &TrainingRun {
+        TrainingRun {
             name: "bench".into(),
             model: &model,
             training: &training_config,
             seed: 1,
             train: &train,
             dev: &dev,
-            checkpoint_dir: checkpoints.path().to_path_buf(),
-            resume: false,
+            checkpoints: None,
         },
         &device,
         &Progress::hidden(),
     )?;
+    let tokens_per_second = trained.state.tokens_per_second();
     println!(
-        "training: {:.0} tokens/s over {steps} steps ({:.1} s, {} parameters); target ≥ {TRAINING_TOKENS_PER_SECOND}",
-        trained.tokens_per_second,
+        "training: {tokens_per_second:.0} tokens/s over {steps} steps ({:.1} s, {} parameters); target ≥ {TRAINING_TOKENS_PER_SECOND}",
         started.elapsed().as_secs_f64(),
         trained.parameters
     );
@@ -76,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         "decoding: {sentences_per_second:.1} sentences/s (beam 4, α 0.6); target ≥ {DECODING_SENTENCES_PER_SECOND}"
     );
     anyhow::ensure!(
-        trained.tokens_per_second >= TRAINING_TOKENS_PER_SECOND,
+        tokens_per_second >= TRAINING_TOKENS_PER_SECOND,
         "training throughput below target"
     );
     anyhow::ensure!(

@@ -14,9 +14,10 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
-use repro_core::run::{Curve, ExperimentResult, Metric, Series};
+use repro_core::experiment::Measurement;
+use repro_core::progress::Progress;
+use repro_core::run::{Curve, Metric, Series};
 
-use crate::experiments::Lab;
 use crate::model::MultiHeadAttention;
 
 /// Batch of sequences timed together.
@@ -72,20 +73,36 @@ fn median_ms(mut run: impl FnMut(), repeats: usize) -> f64 {
     times[times.len() / 2]
 }
 
+/// What the timing measures: layers of width `d_model` (attention with `n_heads` heads) at each
+/// sequence length, `repeats` timed runs each.
+pub struct Timing<'a> {
+    /// Layer width `d`.
+    pub d_model: usize,
+    /// Heads of the attention layer.
+    pub n_heads: usize,
+    /// Sequence lengths `n`.
+    pub lengths: &'a [usize],
+    /// Timed repeats per length (after one warm-up).
+    pub repeats: usize,
+}
+
 /// Times both layers for each configured `n`; metrics `attention_ms.n<n>` and `recurrent_ms.n<n>`.
-pub fn self_attention_complexity(lab: &Lab) -> anyhow::Result<ExperimentResult> {
+pub fn self_attention_complexity(
+    timing: &Timing,
+    device: &Device,
+    progress: &Progress,
+) -> anyhow::Result<Measurement> {
     let started = Instant::now();
-    let device = &lab.ctx.device;
-    let d_model = lab.config.model.d_model;
-    let n_heads = lab.config.model.n_heads;
+    let Timing {
+        d_model,
+        n_heads,
+        lengths,
+        repeats,
+    } = *timing;
     device.seed(0);
     let attention = MultiHeadAttention::new(d_model, n_heads, device);
     let recurrent = RecurrentLayer::new(d_model, device);
-    let lengths = &lab.config.complexity_lengths;
-    let phase = lab
-        .ctx
-        .progress
-        .phase("time layers", lengths.len() as u64, "lengths");
+    let phase = progress.phase("time layers", lengths.len() as u64, "lengths");
     let mut metrics = BTreeMap::new();
     let (mut attention_points, mut recurrent_points) = (Vec::new(), Vec::new());
     for &n in lengths {
@@ -95,13 +112,13 @@ pub fn self_attention_complexity(lab: &Lab) -> anyhow::Result<ExperimentResult> 
             || {
                 let _ = attention.forward(x.clone(), x.clone(), None).into_data();
             },
-            lab.config.complexity_repeats,
+            repeats,
         );
         let recurrent_ms = median_ms(
             || {
                 let _ = recurrent.forward(x.clone()).into_data();
             },
-            lab.config.complexity_repeats,
+            repeats,
         );
         metrics.insert(
             format!("attention_ms.n{n}"),
@@ -117,15 +134,13 @@ pub fn self_attention_complexity(lab: &Lab) -> anyhow::Result<ExperimentResult> 
     }
     phase.finish(&format!(
         "d = {d_model}, batch {BATCH}, median of {} repeats",
-        lab.config.complexity_repeats
+        repeats
     ));
     metrics.insert(
         "d_model".to_string(),
         Metric::new(vec![d_model as f64], "d"),
     );
-    Ok(ExperimentResult {
-        name: "self_attention_complexity".to_string(),
-        reproduces: "Table 1 / §4: self-attention vs recurrent layer as n grows".to_string(),
+    Ok(Measurement {
         // Timing draws its inputs from a fixed seed; the run's seeds play no part.
         seeds: Vec::new(),
         metrics,

@@ -1,25 +1,28 @@
-//! Data: the offline parallel corpus, its deterministic splits, and the joint BPE vocabulary.
+//! Data: the offline parallel corpus, its leak-free splits, the joint BPE vocabulary, and batches.
 //!
 //! The offline default is the public-domain English→Spanish Bible (King James Version 1769 /
 //! Reina-Valera 1909, verse-aligned; provenance in `data/README.md`), embedded in the crate so a
 //! reproduction needs no network. Verses are split by a hash of their reference (`GEN.1.1`), so no
-//! verse is in two splits and the split does not depend on the corpus order. The paper's own data
-//! (WMT 2014) and the usual small benchmarks (Multi30k, IWSLT14) are downloaded on request by
-//! [`crate::canonical`].
+//! verse is in two splits and the split does not depend on the corpus order; dev and test verses
+//! whose English or Spanish side (normalised) also occurs in training are removed, because the
+//! Bible repeats formulaic verses ("And the LORD spake unto Moses, saying,") that a model would
+//! otherwise be scored on after memorising them. The paper's own data (WMT 2014) and the usual
+//! small benchmarks (Multi30k) are downloaded on request by [`crate::canonical`].
 //!
 //! Tokenizer: one BPE vocabulary shared by source and target (§5.1: "a shared source-target
-//! vocabulary"), trained with Hugging Face `tokenizers` on the training split only, with
-//! SentencePiece-style `▁` word boundaries so decoding gives back detokenized text for BLEU.
+//! vocabulary"), trained on the training split only, with SentencePiece-style `▁` word
+//! boundaries so decoding gives back detokenized text for BLEU.
 
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::Context;
+use burn::tensor::{Device, Int, Tensor};
+use repro_core::data::batch::pad_rows;
+use repro_core::data::{SplitSize, Splits, Tokenizer, normalise, remove_near_duplicates, sample};
 use sha2::{Digest, Sha256};
-use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
-use tokenizers::normalizers::unicode::NFC;
-use tokenizers::pre_tokenizers::metaspace::Metaspace;
-use tokenizers::processors::PostProcessorWrapper;
-use tokenizers::{AddedToken, TokenizerBuilder, TokenizerImpl};
+
+use crate::scale::DataConfig;
 
 /// The embedded corpus: `ref<TAB>english<TAB>spanish` per line, gzip-compressed.
 pub const BIBLE_EN_ES_GZ: &[u8] = include_bytes!("../data/bible-en-es.tsv.gz");
@@ -32,7 +35,14 @@ pub const BOS: u32 = 1;
 pub const EOS: u32 = 2;
 /// Unknown piece (rare with BPE; characters unseen in training).
 pub const UNK: u32 = 3;
-const SPECIAL_TOKENS: [&str; 4] = ["<pad>", "<s>", "</s>", "<unk>"];
+/// The reserved tokens, in id order.
+pub const SPECIAL_TOKENS: [&str; 4] = ["<pad>", "<s>", "</s>", "<unk>"];
+
+/// Share of the Bible's verses (by reference hash) in the dev split: enough short verses for a
+/// BLEU that is not all noise after length filtering.
+const BIBLE_DEV_PERCENT: u64 = 4;
+/// Share of the verses in the test split.
+const BIBLE_TEST_PERCENT: u64 = 4;
 
 /// A sentence pair with its reference (verse id or line number).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,20 +55,28 @@ pub struct Pair {
     pub target: String,
 }
 
-/// Train/dev/test splits of a parallel corpus.
-#[derive(Debug, Clone)]
-pub struct Splits {
-    /// Training pairs.
-    pub train: Vec<Pair>,
-    /// Development pairs (perplexity curves, Table 3's newstest2013 role).
-    pub dev: Vec<Pair>,
-    /// Test pairs (BLEU, Table 2's newstest2014 role).
-    pub test: Vec<Pair>,
-}
-
 /// SHA-256 of the embedded corpus, for provenance.
 pub fn bible_sha256() -> String {
     format!("{:x}", Sha256::digest(BIBLE_EN_ES_GZ))
+}
+
+/// SHA-256 of the data `dataset` stands for: the embedded corpus's, or for a canonical dataset
+/// the hash of its pinned files' names and checksums.
+pub fn dataset_sha256(dataset: &str) -> String {
+    match dataset {
+        "bible-en-es" => bible_sha256(),
+        name => match crate::canonical::spec(name) {
+            Ok(spec) => {
+                let pinned: String = spec
+                    .files
+                    .iter()
+                    .map(|file| format!("{} {}\n", file.sha256, file.name))
+                    .collect();
+                format!("{:x}", Sha256::digest(pinned.as_bytes()))
+            }
+            Err(_) => "unknown".to_string(),
+        },
+    }
 }
 
 /// Reads the embedded English→Spanish corpus.
@@ -86,31 +104,35 @@ pub fn bible_en_es() -> anyhow::Result<Vec<Pair>> {
         .collect()
 }
 
-/// FNV-1a, 64 bit: a fixed, documented hash so that splits never change with a library update.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Splits by a hash of each pair's id: `test_percent`% test, `dev_percent`% dev, the rest train.
-pub fn split_by_id(pairs: Vec<Pair>, dev_percent: u64, test_percent: u64) -> Splits {
-    let mut splits = Splits {
-        train: Vec::new(),
-        dev: Vec::new(),
-        test: Vec::new(),
-    };
-    for pair in pairs {
-        let bucket = fnv1a(&pair.id) % 100;
-        if bucket < test_percent {
-            splits.test.push(pair);
-        } else if bucket < test_percent + dev_percent {
-            splits.dev.push(pair);
-        } else {
-            splits.train.push(pair);
+/// The corpus named `dataset`, split into train/dev/test.
+pub fn load_splits(dataset: &str, cache_dir: &Path) -> anyhow::Result<Splits<Pair>> {
+    match dataset {
+        "bible-en-es" => Ok(repro_core::data::split_by_id(
+            bible_en_es()?,
+            |pair| &pair.id,
+            BIBLE_DEV_PERCENT,
+            BIBLE_TEST_PERCENT,
+        )),
+        name => {
+            let corpus = crate::canonical::load(name, cache_dir)?;
+            let to_pairs = |split: Vec<(String, String)>, prefix: &str| -> Vec<Pair> {
+                split
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (source, target))| Pair {
+                        id: format!("{prefix}.{i}"),
+                        source,
+                        target,
+                    })
+                    .collect()
+            };
+            Ok(Splits {
+                train: to_pairs(corpus.train, "train"),
+                dev: to_pairs(corpus.dev, "dev"),
+                test: to_pairs(corpus.test, "test"),
+            })
         }
     }
-    splits
 }
 
 /// Keeps pairs whose both sides have at most `max_words` whitespace-separated words.
@@ -122,58 +144,74 @@ pub fn filter_by_words(pairs: Vec<Pair>, max_words: usize) -> Vec<Pair> {
         .collect()
 }
 
-/// The joint BPE tokenizer.
-pub type Bpe = TokenizerImpl<BPE, NFC, Metaspace, PostProcessorWrapper, Metaspace>;
+/// The pairs a run uses and what each split really held.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The pairs, by split.
+    pub splits: Splits<Pair>,
+    /// Train, dev and test sizes as used.
+    pub sizes: Vec<SplitSize>,
+}
 
-/// Trains a joint BPE vocabulary of `vocab_size` pieces on both sides of `pairs`.
-pub fn train_bpe(pairs: &[Pair], vocab_size: usize) -> anyhow::Result<Bpe> {
-    let special: Vec<AddedToken> = SPECIAL_TOKENS
-        .iter()
-        .map(|token| AddedToken::from(*token, true))
-        .collect();
-    let mut trainer = BpeTrainerBuilder::new()
-        .vocab_size(vocab_size)
-        .min_frequency(2)
-        .show_progress(false)
-        .special_tokens(special)
-        .build();
-    let mut tokenizer: Bpe = TokenizerBuilder::new()
-        .with_model(BPE::default())
-        .with_normalizer(Some(NFC))
-        .with_pre_tokenizer(Some(Metaspace::default()))
-        .with_post_processor(None)
-        .with_decoder(Some(Metaspace::default()))
-        .build()
-        .map_err(|error| anyhow::anyhow!("building the BPE tokenizer: {error}"))?;
+/// Filters by length, removes dev/test near-duplicates of training pairs (either side, normalised)
+/// and samples each split to its configured size (a fixed shuffle, seed 0: the run's seed varies
+/// only initialisation, batch order and dropout).
+pub fn select(splits: Splits<Pair>, config: &DataConfig) -> anyhow::Result<Selected> {
+    let train = sample(
+        filter_by_words(splits.train, config.max_words),
+        config.train_pairs,
+        0,
+    );
+    let keys = |pair: &Pair| vec![normalise(&pair.source), normalise(&pair.target)];
+    let dev = remove_near_duplicates(
+        &train.items,
+        filter_by_words(splits.dev, config.max_words),
+        keys,
+    );
+    let test = remove_near_duplicates(
+        &train.items,
+        filter_by_words(splits.test, config.max_words),
+        keys,
+    );
+    let (dev_removed, test_removed) = (dev.removed, test.removed);
+    let dev = sample(dev.items, config.dev_pairs, 0);
+    let test = sample(test.items, config.test_pairs, 0);
+    let sizes = vec![
+        SplitSize::of("train", &train, 0),
+        SplitSize::of("dev", &dev, dev_removed),
+        SplitSize::of("test", &test, test_removed),
+    ];
+    anyhow::ensure!(
+        sizes.iter().all(|size| size.used > 0),
+        "the data left an empty split ({})",
+        sizes
+            .iter()
+            .map(SplitSize::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(Selected {
+        splits: Splits {
+            train: train.items,
+            dev: dev.items,
+            test: test.items,
+        },
+        sizes,
+    })
+}
+
+/// Trains the joint BPE vocabulary of `vocab_size` pieces on both sides of `pairs`.
+pub fn train_bpe(pairs: &[Pair], vocab_size: usize) -> anyhow::Result<Tokenizer> {
     let sentences = pairs
         .iter()
         .flat_map(|pair| [pair.source.as_str(), pair.target.as_str()]);
-    tokenizer
-        .train(&mut trainer, sentences)
-        .map_err(|error| anyhow::anyhow!("training BPE: {error}"))?;
-    for (id, token) in SPECIAL_TOKENS.iter().enumerate() {
-        anyhow::ensure!(
-            tokenizer.token_to_id(token) == Some(id as u32),
-            "special token {token} did not get id {id}"
-        );
-    }
-    Ok(tokenizer)
-}
-
-/// Token ids of `text`, without BOS/EOS.
-pub fn encode(tokenizer: &Bpe, text: &str) -> anyhow::Result<Vec<u32>> {
-    let encoding = tokenizer
-        .encode(text, false)
-        .map_err(|error| anyhow::anyhow!("encoding {text:?}: {error}"))?;
-    Ok(encoding.get_ids().to_vec())
+    Tokenizer::train_bpe(sentences, vocab_size, &SPECIAL_TOKENS)
 }
 
 /// Text of `ids`, stopping at EOS and skipping special tokens.
-pub fn decode(tokenizer: &Bpe, ids: &[u32]) -> anyhow::Result<String> {
+pub fn decode(tokenizer: &Tokenizer, ids: &[u32]) -> anyhow::Result<String> {
     let end = ids.iter().position(|&id| id == EOS).unwrap_or(ids.len());
-    tokenizer
-        .decode(&ids[..end], true)
-        .map_err(|error| anyhow::anyhow!("decoding {ids:?}: {error}"))
+    tokenizer.decode(&ids[..end])
 }
 
 /// A pair as token ids: source ends with EOS; target is the decoder output (ends with EOS).
@@ -185,24 +223,63 @@ pub struct EncodedPair {
     pub target: Vec<u32>,
 }
 
-/// Encodes pairs, truncating each side to `max_tokens` (including EOS).
+/// `text` as ids truncated to `max_tokens - 1`, followed by EOS.
+pub fn encode_sentence(
+    tokenizer: &Tokenizer,
+    text: &str,
+    max_tokens: usize,
+) -> anyhow::Result<Vec<u32>> {
+    let mut ids = tokenizer.encode(text)?;
+    ids.truncate(max_tokens.saturating_sub(1));
+    ids.push(EOS);
+    Ok(ids)
+}
+
+/// Encodes pairs, truncating each side to `max_tokens` (EOS included).
 pub fn encode_pairs(
-    tokenizer: &Bpe,
+    tokenizer: &Tokenizer,
     pairs: &[Pair],
     max_tokens: usize,
 ) -> anyhow::Result<Vec<EncodedPair>> {
     pairs
         .iter()
         .map(|pair| {
-            let mut source = encode(tokenizer, &pair.source)?;
-            let mut target = encode(tokenizer, &pair.target)?;
-            source.truncate(max_tokens - 1);
-            target.truncate(max_tokens - 1);
-            source.push(EOS);
-            target.push(EOS);
-            Ok(EncodedPair { source, target })
+            Ok(EncodedPair {
+                source: encode_sentence(tokenizer, &pair.source, max_tokens)?,
+                target: encode_sentence(tokenizer, &pair.target, max_tokens)?,
+            })
         })
         .collect()
+}
+
+/// A batch as tensors: padded source (B, S), decoder input (B, T) and output (B, T).
+pub struct Batch {
+    /// Source ids followed by EOS, padded.
+    pub source: Tensor<2, Int>,
+    /// BOS followed by the target without its last token, padded.
+    pub target_input: Tensor<2, Int>,
+    /// The target ids followed by EOS, padded.
+    pub target_output: Tensor<2, Int>,
+}
+
+/// Builds the tensors of a batch of pairs on `device`.
+pub fn make_batch(pairs: &[&EncodedPair], device: &Device) -> Batch {
+    let sources: Vec<&[u32]> = pairs.iter().map(|pair| pair.source.as_slice()).collect();
+    let inputs: Vec<Vec<u32>> = pairs
+        .iter()
+        .map(|pair| {
+            std::iter::once(BOS)
+                .chain(pair.target[..pair.target.len() - 1].iter().copied())
+                .collect()
+        })
+        .collect();
+    let inputs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+    let outputs: Vec<&[u32]> = pairs.iter().map(|pair| pair.target.as_slice()).collect();
+    Batch {
+        source: pad_rows(&sources, PAD, device),
+        target_input: pad_rows(&inputs, PAD, device),
+        target_output: pad_rows(&outputs, PAD, device),
+    }
 }
 
 #[cfg(test)]
@@ -223,29 +300,35 @@ mod tests {
     }
 
     #[test]
-    fn split_puts_each_verse_in_exactly_one_split() {
-        let pairs = bible_en_es().unwrap();
-        let total = pairs.len();
-        let splits = split_by_id(pairs, 2, 2);
-        assert_eq!(
-            splits.train.len() + splits.dev.len() + splits.test.len(),
-            total
-        );
+    fn the_bible_splits_hold_no_verse_twice_and_no_copy_of_a_training_verse() {
+        let splits = load_splits("bible-en-es", Path::new("/nonexistent")).unwrap();
+        let config = DataConfig {
+            max_words: 16,
+            train_pairs: 100_000,
+            dev_pairs: 100_000,
+            test_pairs: 100_000,
+            vocab_size: 100,
+            max_tokens: 32,
+        };
+        let selected = select(splits, &config).unwrap();
         let mut ids = std::collections::HashSet::new();
-        for pair in splits.train.iter().chain(&splits.dev).chain(&splits.test) {
+        let all = &selected.splits;
+        for pair in all.train.iter().chain(&all.dev).chain(&all.test) {
             assert!(ids.insert(pair.id.clone()), "{} in two splits", pair.id);
         }
-        // Roughly 2% each, as requested.
+        let seen: std::collections::HashSet<String> =
+            all.train.iter().map(|p| normalise(&p.source)).collect();
         assert!(
-            (400..850).contains(&splits.test.len()),
-            "{}",
-            splits.test.len()
+            all.test
+                .iter()
+                .all(|p| !seen.contains(&normalise(&p.source)))
         );
-        assert!(
-            (400..850).contains(&splits.dev.len()),
-            "{}",
-            splits.dev.len()
-        );
+        // The formulaic verses are there to be found: the removal counts them.
+        let [train, dev, test] = [&selected.sizes[0], &selected.sizes[1], &selected.sizes[2]];
+        assert_eq!(train.used, 6109);
+        assert!(dev.duplicates_removed > 0 && test.duplicates_removed > 0);
+        assert_eq!(dev.used + dev.duplicates_removed, 220);
+        assert_eq!(test.used + test.duplicates_removed, 291);
     }
 
     #[test]
@@ -255,7 +338,7 @@ mod tests {
         assert_eq!(tokenizer.token_to_id("<pad>"), Some(PAD));
         assert_eq!(tokenizer.token_to_id("</s>"), Some(EOS));
         let text = &pairs[3].source;
-        let mut ids = encode(&tokenizer, text).unwrap();
+        let mut ids = tokenizer.encode(text).unwrap();
         ids.push(EOS);
         ids.push(7); // anything after EOS is ignored
         assert_eq!(&decode(&tokenizer, &ids).unwrap(), text);

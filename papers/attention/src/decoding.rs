@@ -9,9 +9,8 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::data::{BOS, EOS};
+use crate::data::{BOS, EOS, EncodedPair, make_batch};
 use crate::model::{Transformer, padding_mask};
-use crate::training::make_batch;
 
 /// How to decode.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,14 +77,14 @@ fn encode_sources(
     sources: &[Vec<u32>],
     device: &Device,
 ) -> (Tensor<3>, Tensor<2, Int>) {
-    let pairs: Vec<crate::data::EncodedPair> = sources
+    let pairs: Vec<EncodedPair> = sources
         .iter()
-        .map(|source| crate::data::EncodedPair {
+        .map(|source| EncodedPair {
             source: source.clone(),
             target: vec![EOS],
         })
         .collect();
-    let refs: Vec<&crate::data::EncodedPair> = pairs.iter().collect();
+    let refs: Vec<&EncodedPair> = pairs.iter().collect();
     let batch = make_batch(&refs, device);
     (model.encode(batch.source.clone()), batch.source)
 }

@@ -1,8 +1,10 @@
 //! "Attention Is All You Need" (Vaswani et al., 2017; arXiv 1706.03762) reproduced at small scale.
 //!
-//! Data flows one way: [`data`] (corpus, splits, joint BPE) → [`model`] (§3) → [`training`] (§5)
-//! → [`decoding`] (§6.1) → [`experiments`] (Tables 1–3) → [`claims`]. `published.toml` holds
-//! the paper's numbers, `scales.toml` the `tiny` / `small` / `base` settings.
+//! Data flows one way: [`data`] (corpus, splits, joint BPE, batches) → [`model`] (§3) →
+//! [`training`] (§5) → [`decoding`] (§6.1) → [`experiments`] (Tables 1–3, with [`complexity`]
+//! for Table 1) → [`claims`]; [`translate`] serves a trained checkpoint. `published.toml` holds
+//! the paper's numbers, `scales.toml` the `tiny` / `small` / `base` settings ([`scale`]). The
+//! training loop, checkpoints, run plan and determinism helpers are the suite's (`repro_core`).
 //!
 //! ```text
 //! make reproduce PAPER=attention                 # small scale, CPU, a few minutes per training
@@ -14,17 +16,22 @@ pub mod claims;
 pub mod complexity;
 pub mod data;
 pub mod decoding;
-pub mod dropout;
 pub mod experiments;
 pub mod model;
+pub mod scale;
 pub mod training;
+pub mod translate;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use burn::tensor::Device;
+use repro_core::apps::Translator;
+use repro_core::checkpoint::StoredIdentity;
 use repro_core::claims::Claim;
 use repro_core::metrics::bleu::{BleuConfig, signature};
 use repro_core::published::Published;
-use repro_core::run::{ExperimentResult, RunContext};
+use repro_core::run::{RunContext, RunOutput};
 use repro_core::{DatasetInfo, ExperimentInfo, Paper, PaperInfo};
 
 /// This paper, as the suite's registry sees it.
@@ -73,49 +80,27 @@ impl Paper for Attention {
     }
 
     fn experiments(&self) -> Vec<ExperimentInfo> {
-        vec![
-            ExperimentInfo {
-                name: "base_model",
-                reproduces: "Table 2 / Table 3 base: test BLEU, dev PPL and BLEU",
-            },
-            ExperimentInfo {
-                name: "attention_heads",
-                reproduces: "Table 3 (A): heads at fixed d_model",
-            },
-            ExperimentInfo {
-                name: "model_size",
-                reproduces: "Table 3 (C): fewer layers",
-            },
-            ExperimentInfo {
-                name: "regularization",
-                reproduces: "Table 3 (D): no dropout, no label smoothing",
-            },
-            ExperimentInfo {
-                name: "positional_encoding",
-                reproduces: "Table 3 (E): learned vs sinusoidal positions",
-            },
-            ExperimentInfo {
-                name: "self_attention_complexity",
-                reproduces: "Table 1 / §4: layer time vs sequence length",
-            },
-        ]
+        experiments::experiments()
+            .iter()
+            .map(|e| e.info())
+            .collect()
     }
 
     fn claims(&self) -> Vec<Claim> {
         claims::claims()
     }
 
-    fn run(&self, ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>> {
+    fn run(&self, ctx: &RunContext) -> anyhow::Result<RunOutput> {
         let lab = experiments::Lab::prepare(ctx)?;
-        lab.train_all(experiments::jobs())?;
-        Ok(vec![
-            experiments::base_model(&lab)?,
-            experiments::attention_heads(&lab)?,
-            experiments::model_size(&lab)?,
-            experiments::regularization(&lab)?,
-            experiments::positional_encoding(&lab)?,
-            experiments::self_attention_complexity(&lab)?,
-        ])
+        let experiments =
+            repro_core::experiment::run(&experiments::experiments(), &ctx.only, &lab, |planned| {
+                lab.train_all(planned)
+            })?;
+        Ok(RunOutput {
+            experiments,
+            trainings: lab.trainings(),
+            splits: lab.sizes.clone(),
+        })
     }
 
     fn protocol(&self, ctx: &RunContext) -> BTreeMap<String, String> {
@@ -128,7 +113,7 @@ impl Paper for Attention {
             "bleu_scoring".to_string(),
             "corpus BLEU of detokenized output against one reference, as sacreBLEU".to_string(),
         );
-        if let Ok(config) = experiments::scale_config(ctx.scale) {
+        if let Ok(config) = scale::scale_config(ctx.scale) {
             let decoding = decoding::Decoding::Beam {
                 size: config.beam_size,
                 alpha: 0.6,
@@ -144,8 +129,14 @@ impl Paper for Attention {
             protocol.insert(
                 "data".to_string(),
                 format!(
-                    "verse pairs with ≤ {} words per side; {} train / {} dev / {} test pairs; joint BPE of {} pieces",
-                    config.max_words, config.train_pairs, config.dev_pairs, config.test_pairs, config.vocab_size
+                    "verse pairs with ≤ {} words per side, dev/test pairs whose source or target \
+                     (normalised) occurs in train removed; at most {} train / {} dev / {} test \
+                     pairs (actual sizes under `splits`); joint BPE of {} pieces",
+                    config.data.max_words,
+                    config.data.train_pairs,
+                    config.data.dev_pairs,
+                    config.data.test_pairs,
+                    config.data.vocab_size
                 ),
             );
         }
@@ -153,6 +144,17 @@ impl Paper for Attention {
     }
 
     fn dataset_sha256(&self, dataset: &str) -> Option<String> {
-        (dataset == "bible-en-es").then(data::bible_sha256)
+        Some(data::dataset_sha256(dataset)).filter(|sha| sha != "unknown")
+    }
+
+    fn translator(
+        &self,
+        step_dir: &Path,
+        identity: &StoredIdentity,
+        device: &Device,
+    ) -> anyhow::Result<Box<dyn Translator>> {
+        Ok(Box::new(translate::TransformerTranslator::load(
+            step_dir, identity, device,
+        )?))
     }
 }

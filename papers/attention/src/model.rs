@@ -15,8 +15,9 @@ use burn::nn::{
 };
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-
-use crate::dropout::Dropout;
+use repro_core::data::batch::causal_mask;
+pub use repro_core::data::batch::padding_mask;
+use repro_core::determinism::Dropout;
 
 /// How positions enter the model (§3.5 and Table 3 row (E)).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub enum PositionalEncoding {
 }
 
 /// Hyperparameters, named by the paper's symbols (Table 3's columns).
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct TransformerConfig {
     /// Shared source/target BPE vocabulary size (§3.4, §5.1).
     pub vocab_size: usize,
@@ -424,23 +425,6 @@ impl TransformerConfig {
     }
 }
 
-/// True where `tokens` (B, L) is padding, shaped (B, 1, L) as a key mask.
-pub fn padding_mask(tokens: &Tensor<2, Int>, pad_id: usize) -> Tensor<3, Bool> {
-    tokens
-        .clone()
-        .equal_elem(pad_id as i64)
-        .unsqueeze_dim::<3>(1)
-}
-
-/// True above the diagonal: position `i` may not attend to `j > i` (§3.2.3), shape (B, T, T).
-pub fn causal_mask(batch: usize, length: usize, device: &Device) -> Tensor<3, Bool> {
-    // burn's `tril_mask` is true outside the lower triangle (diagonal included): exactly the
-    // future positions.
-    Tensor::<2, Bool>::tril_mask([length, length], 0, device)
-        .unsqueeze::<3>()
-        .expand([batch, length, length])
-}
-
 impl Transformer {
     /// Token embeddings times √d_model plus positions, then dropout (§3.4, §3.5, §5.4).
     fn embed(&self, tokens: Tensor<2, Int>, start: usize) -> Tensor<3> {
@@ -599,21 +583,6 @@ mod tests {
         assert!((f64::from(table[3 * d_model + 3]) - angle.cos()).abs() < 1e-6);
         // An odd width keeps its last (sine) column.
         assert_eq!(sinusoidal_table(2, 5).len(), 10);
-    }
-
-    #[test]
-    fn causal_mask_hides_exactly_the_future() {
-        let device = Device::flex();
-        let mask = causal_mask(1, 3, &device)
-            .into_data()
-            .try_to_vec::<bool>()
-            .unwrap();
-        #[rustfmt::skip]
-        assert_eq!(mask, vec![
-            false, true,  true,
-            false, false, true,
-            false, false, false,
-        ]);
     }
 
     #[test]

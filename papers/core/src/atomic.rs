@@ -1,13 +1,15 @@
 //! Atomic file writes: a reader sees either the old file or the complete new one, never a torn
 //! write, and a process killed half-way leaves at most a stray temporary file beside the target.
 //!
-//! The bytes go to a temporary file in the target's own directory (so the final `rename` never
-//! crosses a filesystem), are flushed and `fsync`ed, and the temporary file is then renamed over
-//! the target. On Unix the directory is `fsync`ed too, so the rename itself survives a crash.
+//! The `atomic-write-file` crate does the work (a temporary file in the target's own directory,
+//! flushed and synced, renamed over the target, the directory synced on Unix); this module adds
+//! parent directories and errors that name the path.
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+
+use atomic_write_file::AtomicWriteFile;
 
 /// Writes `bytes` to `path` atomically, creating missing parent directories.
 ///
@@ -27,31 +29,15 @@ where
 {
     let dir = parent_dir(path);
     fs::create_dir_all(dir).map_err(|e| with_path(e, "creating directory", dir))?;
-    let tmp = temp_file_in(dir, path)?;
-    let mut out = BufWriter::new(tmp);
-    write(&mut out)?;
-    let tmp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| with_path(e, "syncing temporary file for", path))?;
-    tmp.persist(path)
-        .map_err(|e| with_path(e.error, "renaming temporary file onto", path))?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// A named temporary file in `dir`, named after `target` (`.<name>.<random>.tmp`), removed when
-/// dropped unless persisted.
-pub(crate) fn temp_file_in(dir: &Path, target: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let stem = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".to_owned());
-    tempfile::Builder::new()
-        .prefix(&format!(".{stem}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| with_path(e, "creating temporary file in", dir))
+    let mut file = AtomicWriteFile::open(path)
+        .map_err(|e| with_path(e, "creating a temporary file for", path))?;
+    {
+        let mut out = BufWriter::new(&mut file);
+        write(&mut out)?;
+        out.flush()?;
+    }
+    file.commit()
+        .map_err(|e| with_path(e, "renaming the temporary file onto", path))
 }
 
 /// The directory that holds `path` (`.` for a bare file name).

@@ -1,13 +1,22 @@
 //! What the papers of the repro suite share.
 //!
 //! A paper crate implements [`Paper`]; the harness knows papers only through that trait. This
-//! crate holds the machinery two or more papers need: scales and backends, metrics (BLEU,
-//! perplexity), datasets (downloads into a verified cache), published numbers, claims with
-//! computed verdicts, progress bars, and results (JSON, Markdown, SVG plots).
+//! crate is the shared engine: scales validated on load ([`scales`]), the run plan ([`lab`]) and
+//! experiment table ([`experiment`]), the training loop ([`train`]) with its checkpoints
+//! ([`checkpoint`]) and determinism helpers ([`determinism`]), data helpers ([`data`]: verified
+//! downloads, leak-free splits, batches, tokenizers), metrics (BLEU), published numbers, claims
+//! with computed verdicts, progress bars, results (JSON, Markdown, SVG plots), and the
+//! applications' interfaces ([`apps`]).
+#![deny(missing_docs)]
 
+pub mod apps;
 pub mod atomic;
+pub mod checkpoint;
 pub mod claims;
 pub mod data;
+pub mod determinism;
+pub mod experiment;
+pub mod lab;
 pub mod metrics;
 pub mod paper;
 pub mod plots;
@@ -15,6 +24,8 @@ pub mod progress;
 pub mod published;
 pub mod report;
 pub mod run;
+pub mod scales;
+pub mod train;
 
 pub use paper::{DatasetInfo, ExperimentInfo, Paper, PaperInfo};
-pub use run::{Backend, RunContext, Scale};
+pub use run::{Backend, RunContext, RunOutput, Scale};

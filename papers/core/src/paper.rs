@@ -6,9 +6,15 @@
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use crate::apps::Translator;
+use crate::checkpoint::StoredIdentity;
 use crate::claims::Claim;
 use crate::published::Published;
-use crate::run::{ExperimentResult, RunContext};
+use crate::run::{RunContext, RunOutput};
 
 /// Who a paper is: what `repro list` prints and what provenance records.
 #[derive(Debug, Clone)]
@@ -55,18 +61,21 @@ pub trait Paper: Send + Sync {
     /// The published numbers, usually `Published::from_toml(include_str!("../published.toml"))`.
     fn published(&self) -> anyhow::Result<Published>;
 
-    /// The experiments this crate implements (empty for a fresh stub).
+    /// The experiments this crate implements (empty for a fresh stub), from its experiment
+    /// table ([`crate::experiment::Experiment::info`]).
     fn experiments(&self) -> Vec<ExperimentInfo>;
 
     /// The paper's headline claims, each a computed predicate over the reproduced metrics.
     fn claims(&self) -> Vec<Claim>;
 
-    /// Runs every experiment at `ctx.scale` on `ctx.device` and returns their metrics.
+    /// Runs the experiments `ctx.only` selects (all when empty) at `ctx.scale` on `ctx.device`,
+    /// training only what they read, and returns their metrics with the trainings and the data
+    /// actually used.
     ///
     /// Must be deterministic for a given seed, backend and machine. Long phases report progress
-    /// through `ctx.progress`; training checkpoints under `ctx.checkpoint_dir` so that a run
+    /// through `ctx.progress`; trainings checkpoint under `ctx.checkpoint_dir` so that a run
     /// started again with `ctx.resume` ends at the same numbers.
-    fn run(&self, ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>>;
+    fn run(&self, ctx: &RunContext) -> anyhow::Result<RunOutput>;
 
     /// Evaluation protocol worth recording with the results (BLEU signature, decoding rule,
     /// few-shot scoring rule), for the run described by `ctx`.
@@ -78,5 +87,20 @@ pub trait Paper: Send + Sync {
     /// pinned downloads); recorded as provenance.
     fn dataset_sha256(&self, _dataset: &str) -> Option<String> {
         None
+    }
+
+    /// A translation model from the checkpoint in `step_dir` (written by this paper's
+    /// reproduction, `identity` read from it), for `repro translate`.
+    fn translator(
+        &self,
+        _step_dir: &Path,
+        identity: &StoredIdentity,
+        _device: &Device,
+    ) -> anyhow::Result<Box<dyn Translator>> {
+        anyhow::bail!(
+            "the checkpoint is of `{}` (run `{}`), which has no translation model",
+            identity.identity.paper,
+            identity.identity.label
+        )
     }
 }

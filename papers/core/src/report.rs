@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 pub use render::{DISPLAY_DECIMALS, RenderOptions};
 
 use crate::claims::ClaimReport;
+use crate::data::SplitSize;
+use crate::lab::TrainingRecord;
 use crate::paper::Paper;
-use crate::run::{Backend, Curve, ExperimentResult, Metric, Metrics, Scale};
+use crate::run::{Backend, Curve, ExperimentResult, Metric, Metrics, RunOutput, Scale};
 use crate::{atomic, plots};
 
 /// Version of the JSON schema this build writes and reads.
@@ -49,6 +51,9 @@ pub struct Report {
     pub comparison: Vec<ComparisonRow>,
     /// Each claim of the paper with its computed verdict.
     pub claims: Vec<ClaimReport>,
+    /// Every training the experiments read, once each.
+    #[serde(default)]
+    pub trainings: Vec<TrainingRecord>,
 }
 
 /// Who the paper is, as recorded in a report.
@@ -92,6 +97,9 @@ pub struct Provenance {
     pub wall_time_s: f64,
     /// The data the run used.
     pub dataset: DatasetProvenance,
+    /// The splits as used: sizes after filtering and de-duplication.
+    #[serde(default)]
+    pub splits: Vec<SplitSize>,
     /// Evaluation protocol (`bleu_signature` → `nrefs:1|case:mixed|…`, `decoding` → `beam 4, α 0.6`).
     pub protocol: BTreeMap<String, String>,
     /// The machine.
@@ -157,9 +165,15 @@ impl Report {
         paper: &dyn Paper,
         scale: Scale,
         backend: Backend,
-        provenance: Provenance,
-        experiments: Vec<ExperimentResult>,
+        mut provenance: Provenance,
+        output: RunOutput,
     ) -> anyhow::Result<Report> {
+        let RunOutput {
+            experiments,
+            trainings,
+            splits,
+        } = output;
+        provenance.splits = splits;
         let info = paper.info();
         let published = paper
             .published()
@@ -205,6 +219,7 @@ impl Report {
             experiments,
             comparison,
             claims,
+            trainings,
         })
     }
 
@@ -454,6 +469,7 @@ impl Provenance {
             started_at: started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             wall_time_s,
             dataset,
+            splits: Vec::new(),
             protocol,
             machine: Machine::current(),
             command,

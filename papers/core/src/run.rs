@@ -140,8 +140,48 @@ pub struct RunContext {
     pub checkpoint_dir: PathBuf,
     /// Continue from checkpoints left by an interrupted run.
     pub resume: bool,
+    /// Trainings run at once (`--jobs`; default one per core). Results do not depend on it.
+    pub jobs: usize,
+    /// The experiments to run (`--only`); empty runs them all.
+    pub only: Vec<String>,
     /// Progress bars.
     pub progress: Progress,
+}
+
+impl RunContext {
+    /// One training per core: a small model's training keeps about one core busy.
+    pub fn default_jobs() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// A quiet context on the CPU backend with throw-away directories, for tests.
+    pub fn for_tests(scale: Scale, seed: u64, jobs: usize) -> RunContext {
+        RunContext {
+            scale,
+            backend: Backend::Cpu,
+            device: Device::flex(),
+            seed,
+            dataset: String::new(),
+            cache_dir: std::env::temp_dir().join("repro-tests-cache"),
+            checkpoint_dir: std::env::temp_dir().join("repro-tests-checkpoints"),
+            resume: false,
+            jobs,
+            only: Vec::new(),
+            progress: Progress::hidden(),
+        }
+    }
+}
+
+/// What a paper's run gives back: the experiments' results, the trainings they read, and the
+/// data they were measured on.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutput {
+    /// One result per experiment run, in table order.
+    pub experiments: Vec<ExperimentResult>,
+    /// Every training done (or resumed), once each.
+    pub trainings: Vec<crate::lab::TrainingRecord>,
+    /// The sizes of the splits actually used, after filtering and de-duplication.
+    pub splits: Vec<crate::data::SplitSize>,
 }
 
 /// One reproduced metric: a value per seed, with its unit.

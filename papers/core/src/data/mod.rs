@@ -1,8 +1,16 @@
-//! Datasets: downloads into a SHA-256-verified cache.
+//! Data: downloads into a SHA-256-verified cache, leak-free splits, batches and masks, and
+//! tokenizers.
 //!
 //! Paper crates describe their canonical datasets as lists of pinned [`RemoteFile`]s and obtain
 //! local paths with [`fetch`]; offline defaults live in the paper crates themselves.
 
+pub mod batch;
 pub mod download;
+pub mod split;
+pub mod tokenizer;
 
 pub use download::{RemoteFile, cache_dir, fetch, fetch_from};
+pub use split::{
+    Sample, SplitSize, Splits, normalise, remove_near_duplicates, sample, split_by_id,
+};
+pub use tokenizer::Tokenizer;

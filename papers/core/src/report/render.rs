@@ -8,6 +8,8 @@
 use std::fmt::Write;
 
 use super::{ComparisonRow, Report};
+use crate::data::SplitSize;
+use crate::lab::TrainingRecord;
 use crate::run::Metric;
 
 /// Decimals shown for reproduced numbers.
@@ -309,6 +311,13 @@ impl Report {
         if let Some(size) = dataset.size_bytes {
             facts.push(("size".to_string(), format!("{size} bytes")));
         }
+        if !provenance.splits.is_empty() {
+            let splits: Vec<String> = provenance.splits.iter().map(SplitSize::describe).collect();
+            facts.push(("splits".to_string(), splits.join(" · ")));
+        }
+        if !self.trainings.is_empty() {
+            facts.push(("trainings".to_string(), trainings_text(&self.trainings)));
+        }
         facts.extend(
             provenance
                 .protocol
@@ -427,6 +436,32 @@ fn duration(seconds: f64) -> String {
     } else {
         format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
     }
+}
+
+/// `5 (base seeds 1, 2; h1 seed 1; …), 1000 steps each`, in label order.
+fn trainings_text(trainings: &[TrainingRecord]) -> String {
+    let mut by_label: Vec<(String, Vec<u64>)> = Vec::new();
+    for training in trainings {
+        match by_label
+            .iter_mut()
+            .find(|(label, _)| *label == training.label)
+        {
+            Some((_, seeds)) => seeds.push(training.seed),
+            None => by_label.push((training.label.clone(), vec![training.seed])),
+        }
+    }
+    let runs: Vec<String> = by_label
+        .iter()
+        .map(|(label, seeds)| format!("{label} {}", seeds_text(seeds)))
+        .collect();
+    let mut steps: Vec<usize> = trainings.iter().map(|t| t.steps).collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let steps = match steps.as_slice() {
+        [one] => format!(", {one} steps each"),
+        _ => String::new(),
+    };
+    format!("{} ({}){steps}", trainings.len(), runs.join("; "))
 }
 
 fn seeds_text(seeds: &[u64]) -> String {

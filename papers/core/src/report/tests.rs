@@ -7,7 +7,7 @@ use super::*;
 use crate::claims::{Claim, Verdict, higher};
 use crate::paper::{DatasetInfo, ExperimentInfo, PaperInfo};
 use crate::published::Published;
-use crate::run::{RunContext, Series};
+use crate::run::{RunContext, RunOutput, Series};
 
 /// Two published numbers (one this run reproduces, one whose metric it does not produce) and
 /// one claim.
@@ -85,7 +85,7 @@ impl Paper for FakePaper {
         }]
     }
 
-    fn run(&self, _ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>> {
+    fn run(&self, _ctx: &RunContext) -> anyhow::Result<RunOutput> {
         anyhow::bail!("the fake paper does not train")
     }
 }
@@ -133,6 +133,7 @@ fn provenance() -> Provenance {
         ]),
         started_at: "2025-01-02T03:04:05Z".into(),
         wall_time_s: 187.0,
+        splits: Vec::new(),
         dataset: DatasetProvenance {
             name: "toy".into(),
             sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
@@ -155,7 +156,10 @@ fn report() -> Report {
         Scale::Tiny,
         Backend::Cpu,
         provenance(),
-        experiments(),
+        RunOutput {
+            experiments: experiments(),
+            ..RunOutput::default()
+        },
     )
     .unwrap()
 }
@@ -384,11 +388,18 @@ fn stub_without_experiments_or_claims_renders() {
         fn claims(&self) -> Vec<Claim> {
             Vec::new()
         }
-        fn run(&self, _ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>> {
-            Ok(Vec::new())
+        fn run(&self, _ctx: &RunContext) -> anyhow::Result<RunOutput> {
+            Ok(RunOutput::default())
         }
     }
-    let report = Report::new(&Stub, Scale::Tiny, Backend::Cpu, provenance(), Vec::new()).unwrap();
+    let report = Report::new(
+        &Stub,
+        Scale::Tiny,
+        Backend::Cpu,
+        provenance(),
+        RunOutput::default(),
+    )
+    .unwrap();
     assert!(report.render_text().contains("(no experiments yet)"));
     assert!(report.render_markdown().contains("No experiments yet."));
     let dir = tempfile::tempdir().unwrap();

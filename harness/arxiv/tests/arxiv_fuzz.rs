@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arxiv_support::shared_fixtures;
-use repro_harness::arxiv::atom::parse_feed;
-use repro_harness::arxiv::oai::parse_oai;
-use repro_harness::arxiv::rss::parse_daily_feed;
-use repro_harness::arxiv::{ArxivId, bibtex};
+use repro_arxiv::atom::parse_feed;
+use repro_arxiv::oai::parse_oai;
+use repro_arxiv::rss::parse_daily_feed;
+use repro_arxiv::{ArxivId, bibtex};
 
 /// Every fixture small enough to mutate quickly.
 fn corpus() -> Vec<(String, Vec<u8>)> {

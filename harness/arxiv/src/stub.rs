@@ -382,7 +382,7 @@ fn lib_rs(slug: &str, entry: &Entry) -> String {
 //! experiments and claims.
 use repro_core::claims::Claim;
 use repro_core::published::Published;
-use repro_core::run::{{ExperimentResult, RunContext}};
+use repro_core::run::{{RunContext, RunOutput}};
 use repro_core::{{ExperimentInfo, Paper, PaperInfo}};
 
 /// This paper, as the suite's registry sees it.
@@ -416,8 +416,8 @@ impl Paper for ThisPaper {{
         Vec::new()
     }}
 
-    fn run(&self, _ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>> {{
-        Ok(Vec::new())
+    fn run(&self, _ctx: &RunContext) -> anyhow::Result<RunOutput> {{
+        Ok(RunOutput::default())
     }}
 }}
 "#,

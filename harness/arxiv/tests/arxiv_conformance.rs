@@ -10,10 +10,10 @@ mod arxiv_support;
 use std::path::Path;
 
 use arxiv_support::{fixture, shared_fixtures};
-use repro_harness::arxiv::atom::{Feed, parse_feed};
-use repro_harness::arxiv::oai::parse_oai;
-use repro_harness::arxiv::rss::{AnnounceType, DailyFeed, parse_daily_feed};
-use repro_harness::arxiv::{Entry, Error};
+use repro_arxiv::atom::{Feed, parse_feed};
+use repro_arxiv::oai::parse_oai;
+use repro_arxiv::rss::{AnnounceType, DailyFeed, parse_daily_feed};
+use repro_arxiv::{Entry, Error};
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use repro_harness::arxiv::ClientConfig;
-use repro_harness::arxiv::cache::Cache;
-use repro_harness::arxiv::client::RetryPolicy;
+use repro_arxiv::ClientConfig;
+use repro_arxiv::cache::Cache;
+use repro_arxiv::client::RetryPolicy;
 
 /// The project's own fixtures.
 pub fn fixture(name: &str) -> String {

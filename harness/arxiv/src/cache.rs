@@ -75,11 +75,18 @@ impl Cache {
     }
 }
 
-/// Writes `bytes` to `path` atomically (the suite's [`repro_core::atomic::write_atomic`]),
-/// with this module's error type.
+/// Writes `bytes` to `path` atomically (a temporary file beside it, synced, then renamed over
+/// it), creating missing parent directories, with this module's error type.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    repro_core::atomic::write_atomic(path, bytes)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = atomic_write_file::AtomicWriteFile::open(path)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.commit()
+    };
+    write().map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 #[cfg(test)]

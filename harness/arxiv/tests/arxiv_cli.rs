@@ -7,8 +7,8 @@ use std::path::Path;
 
 use arxiv_support::{Reply, TestServer, entry_xml, feed_xml, fixture};
 use clap::{CommandFactory, Parser};
-use repro_harness::arxiv::cli::{ArxivArgs, run};
-use repro_harness::arxiv::track::TrackingState;
+use repro_arxiv::cli::{ArxivArgs, run};
+use repro_arxiv::track::TrackingState;
 
 /// The CLI as the harness wires it: `repro arxiv …`.
 #[derive(Parser)]

@@ -1,8 +1,12 @@
 //! `repro arxiv stub` in a temporary workspace shaped like the suite's: the files it writes, the
-//! registrations (sorted, atomic, undone on failure), its refusals, and that the result builds.
+//! registrations (sorted, atomic, undone on failure) and its refusals.
 //!
-//! The real `papers/core` pulls in burn, so the workspace here has a small `repro-core` that
-//! defines the same names with the same `Paper` trait, and the harness's real `registry.rs`.
+//! That a stub compiles against the real `repro_core::Paper` trait is checked without building
+//! burn here: `tests/golden-stub/` is the stub of a recorded response, committed as a member of
+//! the suite's workspace (so `cargo test --workspace` compiles it against the real trait), and
+//! [`the_stub_of_a_recorded_paper_is_the_committed_golden_crate`] checks that the generator
+//! writes exactly those files. After an intended change, `UPDATE_GOLDEN=1 cargo test -p
+//! repro-arxiv --test arxiv_stub` rewrites them.
 
 mod arxiv_support;
 
@@ -11,9 +15,9 @@ use std::process::Command;
 
 use arxiv_support::{TestServer, fixture};
 use clap::Parser;
-use repro_harness::arxiv::atom::parse_feed;
-use repro_harness::arxiv::cli::{ArxivArgs, run};
-use repro_harness::arxiv::stub;
+use repro_arxiv::atom::parse_feed;
+use repro_arxiv::cli::{ArxivArgs, run};
+use repro_arxiv::stub;
 
 #[derive(Parser)]
 #[command(name = "repro")]
@@ -61,74 +65,6 @@ repro-attention.workspace = true
 anyhow.workspace = true
 "#;
 
-/// `repro-core` reduced to the names a stub uses, with the real trait's signatures.
-const CORE_LIB: &str = r#"
-pub mod claims {
-    pub struct Claim;
-}
-pub mod published {
-    pub struct Published {
-        pub bytes: usize,
-    }
-    impl Published {
-        pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-            anyhow::ensure!(text.contains("[paper]"), "no [paper] table");
-            Ok(Published { bytes: text.len() })
-        }
-    }
-}
-pub mod run {
-    pub struct ExperimentResult;
-    pub struct RunContext;
-}
-use claims::Claim;
-use published::Published;
-use run::{ExperimentResult, RunContext};
-
-#[derive(Debug, Clone)]
-pub struct PaperInfo {
-    pub id: &'static str,
-    pub arxiv_id: &'static str,
-    pub title: &'static str,
-    pub authors: &'static str,
-    pub year: u16,
-    pub datasets: Vec<DatasetInfo>,
-}
-#[derive(Debug, Clone)]
-pub struct DatasetInfo {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub default: bool,
-}
-#[derive(Debug, Clone)]
-pub struct ExperimentInfo {
-    pub name: &'static str,
-    pub reproduces: &'static str,
-}
-pub trait Paper: Send + Sync {
-    fn info(&self) -> PaperInfo;
-    fn published(&self) -> anyhow::Result<Published>;
-    fn experiments(&self) -> Vec<ExperimentInfo>;
-    fn claims(&self) -> Vec<Claim>;
-    fn run(&self, ctx: &RunContext) -> anyhow::Result<Vec<ExperimentResult>>;
-}
-"#;
-
-const ATTENTION_LIB: &str = r#"
-use repro_core::{ExperimentInfo, Paper, PaperInfo};
-pub fn paper() -> Box<dyn Paper> { Box::new(Attention) }
-struct Attention;
-impl Paper for Attention {
-    fn info(&self) -> PaperInfo {
-        PaperInfo { id: "attention", arxiv_id: "1706.03762", title: "Attention Is All You Need", authors: "Vaswani et al.", year: 2017, datasets: vec![] }
-    }
-    fn published(&self) -> anyhow::Result<repro_core::published::Published> { repro_core::published::Published::from_toml("[paper]") }
-    fn experiments(&self) -> Vec<ExperimentInfo> { Vec::new() }
-    fn claims(&self) -> Vec<repro_core::claims::Claim> { Vec::new() }
-    fn run(&self, _: &repro_core::run::RunContext) -> anyhow::Result<Vec<repro_core::run::ExperimentResult>> { Ok(Vec::new()) }
-}
-"#;
-
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
@@ -138,7 +74,8 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A workspace with `harness` (the real registry.rs), `papers/core` and `papers/attention`.
+/// A workspace with `harness` (the real registry.rs), `papers/core` and `papers/attention` (its
+/// manifest and published numbers: what the stub's clash checks read).
 fn workspace() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
@@ -147,22 +84,20 @@ fn workspace() -> tempfile::TempDir {
     write(&root.join("harness/src/lib.rs"), "pub mod registry;\n");
     write(
         &root.join("harness/src/registry.rs"),
-        &read(&manifest_dir().join("src/registry.rs")),
+        &read(&manifest_dir().join("../src/registry.rs")),
     );
     write(
         &root.join("papers/core/Cargo.toml"),
         "[package]\nname = \"repro-core\"\nversion.workspace = true\nedition.workspace = true\n\n[dependencies]\nanyhow.workspace = true\n",
     );
-    write(&root.join("papers/core/src/lib.rs"), CORE_LIB);
     write(
         &root.join("papers/attention/Cargo.toml"),
         "[package]\nname = \"repro-attention\"\nversion.workspace = true\nedition.workspace = true\n\n[dependencies]\nrepro-core.workspace = true\nanyhow.workspace = true\n",
     );
-    write(&root.join("papers/attention/src/lib.rs"), ATTENTION_LIB);
-    // The suite's lock file pins anyhow to a version already downloaded (offline build).
-    if let Ok(lock) = std::fs::read_to_string(manifest_dir().join("../Cargo.lock")) {
-        write(&root.join("Cargo.lock"), &lock);
-    }
+    write(
+        &root.join("papers/attention/published.toml"),
+        &read(&manifest_dir().join("../../papers/attention/published.toml")),
+    );
     tmp
 }
 
@@ -218,7 +153,7 @@ fn registrations(root: &Path) -> [String; 3] {
 }
 
 #[test]
-fn stubs_register_sorted_and_the_workspace_builds() {
+fn stubs_register_sorted_with_the_paper_s_metadata() {
     let ws = workspace();
     let root = ws.path();
     let bert = TestServer::always(fixture("api-legacy-1810.04805v2.xml"));
@@ -309,20 +244,38 @@ fn stubs_register_sorted_and_the_workspace_builds() {
             String::from_utf8_lossy(&output.stdout)
         );
     }
+}
 
-    // The workspace, stubs included, builds.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let output = Command::new(cargo)
-        .args(["check", "--offline", "--workspace", "--quiet"])
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .unwrap();
+/// The files of the committed golden stub, relative to its directory.
+const GOLDEN_FILES: [&str; 4] = ["Cargo.toml", "src/lib.rs", "published.toml", "README.md"];
+
+#[test]
+fn the_stub_of_a_recorded_paper_is_the_committed_golden_crate() {
+    let ws = workspace();
+    let root = ws.path();
+    let server = TestServer::always(fixture("api-legacy-1810.04805v2.xml"));
+    let o = stub_cli(&server, root, &["1810.04805", "--name", "golden-stub"]);
+    assert!(o.ok, "{}", o.err);
+    let golden = manifest_dir().join("tests/golden-stub");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for file in GOLDEN_FILES {
+        let generated = read(&root.join("papers/golden-stub").join(file));
+        if update {
+            write(&golden.join(file), &generated);
+        }
+        assert_eq!(
+            read(&golden.join(file)),
+            generated,
+            "tests/golden-stub/{file} is not what `repro arxiv stub` writes today; rerun with \
+             UPDATE_GOLDEN=1 if the change is intended"
+        );
+    }
+    // The golden crate is a member of the suite's workspace: it is compiled against the real
+    // `Paper` trait by every `cargo test --workspace`.
+    let members = read(&manifest_dir().join("../../Cargo.toml"));
     assert!(
-        output.status.success(),
-        "cargo check failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        members.contains("\"harness/arxiv/tests/golden-stub\""),
+        "{members}"
     );
 }
 
@@ -483,16 +436,14 @@ fn slugs_derive_from_titles() {
 /// The markers `stub` edits after are in the suite's real files.
 #[test]
 fn the_real_workspace_has_the_markers() {
-    let dir = manifest_dir();
+    let dir = manifest_dir().join("../..");
     for (file, marker) in [
-        ("../Cargo.toml", stub::MEMBERS_MARKER),
-        ("Cargo.toml", stub::DEPS_MARKER),
-        ("src/registry.rs", stub::REGISTRY_MARKER),
+        ("Cargo.toml", stub::MEMBERS_MARKER),
+        ("harness/Cargo.toml", stub::DEPS_MARKER),
+        ("harness/src/registry.rs", stub::REGISTRY_MARKER),
     ] {
-        let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
-            eprintln!("note: {file} not found; marker check skipped");
-            continue;
-        };
+        let text = std::fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
         assert!(
             text.lines().any(|l| l.trim() == marker),
             "{file} lacks `{marker}`"

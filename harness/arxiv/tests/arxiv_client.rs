@@ -10,7 +10,7 @@ use std::time::Duration;
 use arxiv_support::{
     Reply, TestServer, cache_in, entry_xml, fast_config, feed_xml, fixture, paged_reply,
 };
-use repro_harness::arxiv::{ArxivId, Client, Error, SearchRequest, SortBy, SortOrder};
+use repro_arxiv::{ArxivId, Client, Error, SearchRequest, SortBy, SortOrder};
 
 fn search(max: usize) -> SearchRequest {
     SearchRequest {

@@ -1,22 +1,54 @@
-//! Dropout (§5.4, "Residual Dropout") with masks drawn from a per-thread generator that the
-//! training loop seeds for every step.
+//! Determinism for any model: weights drawn on the CPU from the seed, and dropout masks drawn
+//! from a per-thread generator seeded by (seed, step).
 //!
-//! burn's own dropout draws from the backend's generator, which is global and differs between
-//! backends. Drawing masks here instead makes a step's masks a function of (seed, step) alone:
-//! a resumed run replays them exactly, concurrent trainings on other threads do not disturb each
-//! other, and the CPU and GPU backends apply identical masks.
+//! burn initialises parameters and draws dropout masks from the backend's generator, which is
+//! global (concurrent trainings on other threads would interleave their draws) and differs between
+//! backends. Drawing both here instead makes a training a function of its seed alone: a run
+//! resumed from a checkpoint at step k replays steps k+1… exactly, concurrent trainings do not
+//! disturb each other, and the CPU and GPU backends start from identical weights and apply
+//! identical masks.
+//!
+//! A model uses [`Dropout`] (not `burn::nn::Dropout`) and is built with [`init_on_cpu`]; the
+//! training loop ([`crate::train`]) calls [`seed_dropout_masks`] before every step.
 
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Serialises initialisation, which draws from the CPU backend's global generator.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Builds a model with `build` on `device`, its parameters drawn on the CPU from `seed`.
+///
+/// Every backend thus starts from the same weights for a given seed, and concurrent trainings on
+/// other threads cannot interleave their draws with this one (the generator is global; the draw
+/// holds a lock). burn initialises parameters lazily, on first use: taking the record draws them
+/// all here, under the lock.
+pub fn init_on_cpu<M: Module>(seed: u64, device: &Device, build: impl Fn(&Device) -> M) -> M {
+    let initial = {
+        let _guard = INIT_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cpu = Device::flex();
+        cpu.seed(seed);
+        build(&cpu).into_record()
+    };
+    build(device).load_record(initial)
+}
+
+/// The mask seed of training step `step` (1-based) of a run seeded with `seed`.
+pub fn step_seed(seed: u64, step: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(step as u64)
+}
 
 thread_local! {
     static MASKS: RefCell<Option<fastrand::Rng>> = const { RefCell::new(None) };
 }
 
 /// Seeds this thread's mask generator (training, once per step), or switches dropout off (`None`).
-pub fn seed_masks(seed: Option<u64>) {
+pub fn seed_dropout_masks(seed: Option<u64>) {
     MASKS.with(|masks| *masks.borrow_mut() = seed.map(fastrand::Rng::with_seed));
 }
 
@@ -28,13 +60,17 @@ pub struct Dropout {
 }
 
 impl Dropout {
-    /// Dropout with rate `prob` (`P_drop`).
+    /// Dropout with rate `prob` (`P_drop`), clamped to `[0, 1)`; scales validate the rate on
+    /// load, so a value outside never reaches here from a configuration file.
     pub fn new(prob: f64) -> Self {
-        assert!(
-            (0.0..1.0).contains(&prob),
-            "dropout rate {prob} outside [0, 1)"
-        );
-        Self { prob }
+        Self {
+            prob: prob.clamp(0.0, 0.999),
+        }
+    }
+
+    /// The rate.
+    pub fn prob(&self) -> f64 {
+        self.prob
     }
 
     /// Applies dropout when training.
@@ -82,19 +118,19 @@ mod tests {
     fn masks_are_a_function_of_the_seed_and_keep_the_expectation() {
         let device = Device::flex().autodiff();
         let dropout = Dropout::new(0.25);
-        seed_masks(Some(42));
+        seed_dropout_masks(Some(42));
         let first = dropout
             .forward(ones(&device))
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        seed_masks(Some(42));
+        seed_dropout_masks(Some(42));
         let again = dropout
             .forward(ones(&device))
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        seed_masks(None);
+        seed_dropout_masks(None);
         assert_eq!(first, again);
         // Survivors are scaled by 1 / (1 - p) = 4/3; about a quarter are dropped.
         assert!(
@@ -111,7 +147,7 @@ mod tests {
     #[test]
     fn identity_in_evaluation_or_without_a_seed() {
         let dropout = Dropout::new(0.5);
-        seed_masks(Some(1));
+        seed_dropout_masks(Some(1));
         let plain = dropout
             .forward(ones(&Device::flex()))
             .into_data()
@@ -121,7 +157,7 @@ mod tests {
             plain.iter().all(|&v| v == 1.0),
             "no dropout without autodiff"
         );
-        seed_masks(None);
+        seed_dropout_masks(None);
         let unseeded = dropout
             .forward(ones(&Device::flex().autodiff()))
             .into_data()

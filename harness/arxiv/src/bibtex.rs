@@ -94,7 +94,7 @@ fn braces_balanced(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arxiv::{ArxivId, Author};
+    use crate::{ArxivId, Author};
 
     fn entry(title: &str, authors: &[&str], doi: Option<&str>) -> Entry {
         Entry {

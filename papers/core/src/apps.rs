@@ -1,0 +1,28 @@
+//! What trained models are for: the curriculum's applications, loaded from a checkpoint.
+//!
+//! `repro translate` reads a run directory ([`crate::checkpoint::open`]), finds its paper in the
+//! registry, and asks it for a [`Translator`] ([`crate::Paper::translator`]). BERT's `classify`
+//! and GPT-3's `generate` take the same shape.
+
+/// How to decode a translation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Search {
+    /// The most likely token at each step.
+    Greedy,
+    /// Beam search with a length penalty.
+    Beam {
+        /// Hypotheses kept per sentence.
+        size: usize,
+        /// Length penalty exponent α.
+        alpha: f64,
+    },
+}
+
+/// A trained translation model.
+pub trait Translator {
+    /// Translates each of `sources`.
+    fn translate(&self, sources: &[String], search: Search) -> anyhow::Result<Vec<String>>;
+
+    /// One line about the model: paper, run, step, dev metric.
+    fn describe(&self) -> String;
+}

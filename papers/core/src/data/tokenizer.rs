@@ -1,0 +1,146 @@
+//! Tokenizers trained with Hugging Face `tokenizers` on a run's training split, saved beside its
+//! checkpoints (the library's own JSON format), with reserved special ids checked.
+
+use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+use tokenizers::normalizers::unicode::NFC;
+use tokenizers::pre_tokenizers::metaspace::Metaspace;
+use tokenizers::processors::PostProcessorWrapper;
+use tokenizers::{AddedToken, TokenizerBuilder, TokenizerImpl};
+
+/// A trained tokenizer.
+#[derive(Clone)]
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokenizer({} pieces)", self.vocab_size())
+    }
+}
+
+fn error(context: &str, error: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{context}: {error}")
+}
+
+impl Tokenizer {
+    /// A BPE vocabulary of `vocab_size` pieces (merges of pairs seen at least twice) trained on
+    /// `texts`, with SentencePiece-style `▁` word boundaries so that decoding gives back
+    /// detokenized text, NFC-normalised. `special[i]` gets id `i`.
+    pub fn train_bpe<'a>(
+        texts: impl Iterator<Item = &'a str> + Send,
+        vocab_size: usize,
+        special: &[&str],
+    ) -> anyhow::Result<Self> {
+        let tokens: Vec<AddedToken> = special
+            .iter()
+            .map(|token| AddedToken::from(*token, true))
+            .collect();
+        let mut trainer = BpeTrainerBuilder::new()
+            .vocab_size(vocab_size)
+            .min_frequency(2)
+            .show_progress(false)
+            .special_tokens(tokens)
+            .build();
+        let mut tokenizer: TokenizerImpl<BPE, NFC, Metaspace, PostProcessorWrapper, Metaspace> =
+            TokenizerBuilder::new()
+                .with_model(BPE::default())
+                .with_normalizer(Some(NFC))
+                .with_pre_tokenizer(Some(Metaspace::default()))
+                .with_post_processor(None)
+                .with_decoder(Some(Metaspace::default()))
+                .build()
+                .map_err(|e| error("building the BPE tokenizer", e))?;
+        tokenizer
+            .train(&mut trainer, texts)
+            .map_err(|e| error("training BPE", e))?;
+        let trained = Self {
+            inner: tokenizers::Tokenizer::from(tokenizer),
+        };
+        trained.ensure_reserved(special)?;
+        Ok(trained)
+    }
+
+    /// Reads a tokenizer saved with [`Tokenizer::to_json`] (or any `tokenizer.json`).
+    pub fn from_json(json: &str) -> anyhow::Result<Self> {
+        let inner = json
+            .parse::<tokenizers::Tokenizer>()
+            .map_err(|e| error("reading tokenizer.json", e))?;
+        Ok(Self { inner })
+    }
+
+    /// The tokenizer in Hugging Face's `tokenizer.json` format.
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        self.inner
+            .to_string(false)
+            .map_err(|e| error("serialising the tokenizer", e))
+    }
+
+    /// Fails unless `special[i]` has id `i` (models hard-code padding, BOS, EOS … by id).
+    pub fn ensure_reserved(&self, special: &[&str]) -> anyhow::Result<()> {
+        for (id, token) in special.iter().enumerate() {
+            let found = self.inner.token_to_id(token);
+            anyhow::ensure!(
+                found == Some(id as u32),
+                "special token {token} has id {found:?}, expected {id}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Pieces in the vocabulary, special tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// The id of `token`, if it is in the vocabulary.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// Token ids of `text`, without special tokens added.
+    pub fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| error(&format!("encoding {text:?}"), e))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Text of `ids`, special tokens skipped.
+    pub fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| error(&format!("decoding {ids:?}"), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: [&str; 4] = [
+        "In the beginning God created the heaven and the earth.",
+        "And the earth was without form, and void.",
+        "And God said, Let there be light: and there was light.",
+        "And God saw the light, that it was good.",
+    ];
+
+    #[test]
+    fn bpe_round_trips_reserves_special_ids_and_survives_json() {
+        let special = ["<pad>", "<s>", "</s>", "<unk>"];
+        let tokenizer = Tokenizer::train_bpe(TEXT.iter().copied(), 120, &special).unwrap();
+        assert_eq!(tokenizer.token_to_id("<pad>"), Some(0));
+        assert_eq!(tokenizer.token_to_id("</s>"), Some(2));
+        let ids = tokenizer.encode(TEXT[2]).unwrap();
+        assert_eq!(tokenizer.decode(&ids).unwrap(), TEXT[2]);
+        let again = Tokenizer::from_json(&tokenizer.to_json().unwrap()).unwrap();
+        assert_eq!(
+            again.encode(TEXT[3]).unwrap(),
+            tokenizer.encode(TEXT[3]).unwrap()
+        );
+        assert_eq!(again.vocab_size(), tokenizer.vocab_size());
+        assert!(tokenizer.ensure_reserved(&["</s>"]).is_err());
+        assert!(Tokenizer::from_json("{not json").is_err());
+    }
+}

@@ -1,0 +1,276 @@
+//! The run plan: which trainings a reproduction needs (configurations × seeds), each trained
+//! once however many experiments read it, several at a time.
+//!
+//! A run is found by its configuration, not by its name: the base model of the heads ablation
+//! (`h8`) and of the positional-encoding one (`sinusoidal`) have the same [`RunIdentity`] key as
+//! `base`, so they are one training. Each training is deterministic on its own (see
+//! [`crate::determinism`]), so results do not depend on `--jobs` or on scheduling.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{RunIdentity, RunKey};
+use crate::run::{RunContext, Scale};
+
+/// One training a reproduction needs.
+#[derive(Debug, Clone)]
+pub struct Run<C> {
+    /// Display name (`base`, `h1`); the first name a configuration is planned under is kept.
+    pub label: String,
+    /// Seed of initialisation, batch order and dropout.
+    pub seed: u64,
+    /// Everything else that determines the run's numbers.
+    pub config: C,
+    /// Whether the run is also scored on the test split (dev only otherwise).
+    pub with_test: bool,
+}
+
+/// What the report records of each training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The run's display name.
+    pub label: String,
+    /// Its seed.
+    pub seed: u64,
+    /// Its [`RunKey`] (the checkpoint's `config.json` has the same).
+    pub key: RunKey,
+    /// Steps trained, in all.
+    pub steps: usize,
+    /// The step a resumed run continued from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<usize>,
+    /// Parameters.
+    pub parameters: usize,
+    /// Training throughput, real tokens per second over training steps alone.
+    pub tokens_per_second: f64,
+    /// Seconds in training steps, and in evaluation plus checkpoints.
+    pub train_seconds: f64,
+    /// See `train_seconds`.
+    pub eval_seconds: f64,
+}
+
+/// The trainings of one reproduction and their results (`R`, the paper's evaluation of a run).
+pub struct Lab<C, R> {
+    paper: String,
+    scale: Scale,
+    dataset: String,
+    dataset_sha256: String,
+    jobs: usize,
+    done: Mutex<BTreeMap<RunKey, R>>,
+    records: Mutex<Vec<TrainingRecord>>,
+    _config: std::marker::PhantomData<fn(C)>,
+}
+
+impl<C, R> Lab<C, R>
+where
+    C: Serialize + Clone + Send + Sync,
+    R: Clone + Send,
+{
+    /// The plan of `paper` for the run `ctx` describes, on data with checksum `dataset_sha256`.
+    pub fn new(ctx: &RunContext, paper: &str, dataset_sha256: &str) -> Self {
+        Self {
+            paper: paper.to_string(),
+            scale: ctx.scale,
+            dataset: ctx.dataset.clone(),
+            dataset_sha256: dataset_sha256.to_string(),
+            jobs: ctx.jobs.max(1),
+            done: Mutex::new(BTreeMap::new()),
+            records: Mutex::new(Vec::new()),
+            _config: std::marker::PhantomData,
+        }
+    }
+
+    /// Everything that determines `run`'s numbers (stored in its checkpoint).
+    pub fn identity(&self, run: &Run<C>) -> RunIdentity {
+        RunIdentity {
+            paper: self.paper.clone(),
+            label: run.label.clone(),
+            scale: self.scale,
+            seed: run.seed,
+            dataset: self.dataset.clone(),
+            dataset_sha256: self.dataset_sha256.clone(),
+            config: serde_json::to_value(&run.config).unwrap_or_default(),
+        }
+    }
+
+    /// `run`'s key: equal for equal configurations and seeds, whatever their labels.
+    pub fn key(&self, run: &Run<C>) -> RunKey {
+        self.identity(run).key()
+    }
+
+    /// Trains and evaluates each distinct run of `runs` that is not done yet, `jobs` at a time,
+    /// with `work` (which returns the paper's result and the loop's record). Runs planned twice
+    /// under two names are done once; `with_test` is merged. The first error stops the workers
+    /// from starting new runs and is returned.
+    pub fn execute(
+        &self,
+        runs: Vec<Run<C>>,
+        work: impl Fn(&Run<C>, &RunIdentity) -> anyhow::Result<(R, TrainingRecord)> + Sync,
+    ) -> anyhow::Result<()> {
+        let mut distinct: Vec<(RunKey, Run<C>)> = Vec::new();
+        for run in runs {
+            let key = self.key(&run);
+            match distinct.iter_mut().find(|(known, _)| *known == key) {
+                Some((_, planned)) => planned.with_test |= run.with_test,
+                None => distinct.push((key, run)),
+            }
+        }
+        let pending: Vec<Run<C>> = {
+            let done = lock(&self.done);
+            distinct
+                .into_iter()
+                .filter(|(key, _)| !done.contains_key(key))
+                .map(|(_, run)| run)
+                .collect()
+        };
+        let queue = Mutex::new(pending.into_iter());
+        let failed = AtomicBool::new(false);
+        let workers = self.jobs.min(lock(&queue).len()).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| -> anyhow::Result<()> {
+                        loop {
+                            if failed.load(Ordering::SeqCst) {
+                                return Ok(());
+                            }
+                            let Some(run) = lock(&queue).next() else {
+                                return Ok(());
+                            };
+                            let identity = self.identity(&run);
+                            match work(&run, &identity) {
+                                Ok((result, record)) => {
+                                    lock(&self.done).insert(identity.key(), result);
+                                    lock(&self.records).push(record);
+                                }
+                                Err(error) => {
+                                    failed.store(true, Ordering::SeqCst);
+                                    return Err(error);
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a training thread panicked")))
+            })
+        })
+    }
+
+    /// The result of `run`, found by its configuration; an error if it was never executed.
+    pub fn result(&self, run: &Run<C>) -> anyhow::Result<R> {
+        lock(&self.done)
+            .get(&self.key(run))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "run `{}` (seed {}) was not planned by the experiments that read it",
+                    run.label,
+                    run.seed
+                )
+            })
+    }
+
+    /// The records of every training done, sorted by label and seed.
+    pub fn records(&self) -> Vec<TrainingRecord> {
+        let mut records = lock(&self.records).clone();
+        records.sort_by(|a, b| (&a.label, a.seed).cmp(&(&b.label, b.seed)));
+        records
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(jobs: usize) -> RunContext {
+        RunContext::for_tests(Scale::Tiny, 1, jobs)
+    }
+
+    fn record(run: &Run<u32>, key: RunKey) -> TrainingRecord {
+        TrainingRecord {
+            label: run.label.clone(),
+            seed: run.seed,
+            key,
+            steps: 1,
+            resumed_from: None,
+            parameters: 0,
+            tokens_per_second: 0.0,
+            train_seconds: 0.0,
+            eval_seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn one_configuration_under_two_names_trains_once() {
+        let lab: Lab<u32, u32> = Lab::new(&ctx(2), "p", "sha");
+        let run = |label: &str, config: u32, seed: u64| Run {
+            label: label.to_string(),
+            seed,
+            config,
+            with_test: label == "base",
+        };
+        let trained = Mutex::new(Vec::new());
+        lab.execute(
+            vec![
+                run("base", 8, 1),
+                run("h8", 8, 1),
+                run("h1", 1, 1),
+                run("base", 8, 2),
+            ],
+            |run, identity| {
+                lock(&trained).push((run.label.clone(), run.seed, run.with_test));
+                Ok((run.config * 10, record(run, identity.key())))
+            },
+        )
+        .unwrap();
+        let mut trained = lock(&trained).clone();
+        trained.sort();
+        assert_eq!(
+            trained,
+            vec![
+                ("base".to_string(), 1, true),
+                ("base".to_string(), 2, true),
+                ("h1".to_string(), 1, false)
+            ]
+        );
+        // Found by configuration: `h8` reads `base`'s run.
+        assert_eq!(lab.result(&run("h8", 8, 1)).unwrap(), 80);
+        assert!(lab.result(&run("h4", 4, 1)).is_err());
+        assert_eq!(lab.records().len(), 3);
+        // Executing again trains nothing new.
+        lab.execute(vec![run("base", 8, 1)], |_, _| {
+            anyhow::bail!("trained twice")
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn the_first_error_is_returned() {
+        let lab: Lab<u32, u32> = Lab::new(&ctx(1), "p", "sha");
+        let runs = (0..3)
+            .map(|i| Run {
+                label: format!("r{i}"),
+                seed: 1,
+                config: i,
+                with_test: false,
+            })
+            .collect();
+        let error = lab
+            .execute(runs, |run, _| anyhow::bail!("{} broke", run.label))
+            .unwrap_err();
+        assert_eq!(error.to_string(), "r0 broke");
+    }
+}
