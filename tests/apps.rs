@@ -62,7 +62,7 @@ fn checkpoints_lists_the_trained_runs_with_step_and_dev_metric() {
     assert_eq!(listed.stdout.lines().count(), 1, "{}", listed.stdout);
     assert!(
         line.contains(
-            "attention base seed 1 (tiny scale, data bible-en-es): step 30/30 finished, dev loss"
+            "attention base seed 1 (tiny scale, data bible-en-es): step 300/300 finished, dev loss"
         ),
         "{line}"
     );
@@ -107,10 +107,62 @@ fn translate_reads_model_config_and_tokenizer_from_the_checkpoint() {
     assert!(
         greedy
             .stderr
-            .starts_with("attention / base seed 1 (tiny scale), step 30 of 30"),
+            .starts_with("attention / base seed 1 (tiny scale), step 300 of 300"),
         "{}",
         greedy.stderr
     );
+}
+
+/// The app decodes exactly as the reproduction did: the stored dev hypothesis of the base run is
+/// what `repro translate` gives for the same source with the same beam.
+#[test]
+fn translate_gives_the_hypothesis_the_reproduction_stored() {
+    let checkpoint = checkpoint();
+    let (_, dir) = trained();
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("results/attention/tiny-cpu.json")).unwrap(),
+    )
+    .unwrap();
+    let base = &report["trainings"][0];
+    let stored: Vec<&str> = base["hypotheses"]["dev"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    // The dev sources, selected as the reproduction selects them.
+    let config = repro_attention::scale::scale_config(repro_core::Scale::Tiny).unwrap();
+    let splits = repro_attention::data::load_splits(
+        "bible-en-es",
+        &config.data,
+        std::path::Path::new("unused"),
+    )
+    .unwrap();
+    let dev = repro_attention::data::select(splits, &config.data)
+        .unwrap()
+        .splits
+        .dev;
+    assert_eq!(dev.len(), stored.len());
+    let sources: String = dev[..8]
+        .iter()
+        .map(|pair| format!("{}\n", pair.source))
+        .collect();
+    let beam = config.beam_size.to_string();
+    let translated = repro_with_stdin(
+        &[
+            "translate",
+            "--checkpoint",
+            &checkpoint,
+            "--beam",
+            &beam,
+            "-",
+        ],
+        &sources,
+    );
+    assert_eq!(translated.code, 0, "{}", translated.stderr);
+    let lines: Vec<&str> = translated.stdout.lines().collect();
+    assert_eq!(lines, stored[..8].to_vec());
+    assert!(lines.iter().any(|line| !line.is_empty()), "{lines:?}");
 }
 
 #[test]

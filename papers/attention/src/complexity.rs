@@ -1,92 +1,98 @@
-//! Table 1 and §4 ("Why Self-Attention"), measured: the time of one self-attention layer against
-//! one recurrent layer as the sequence length `n` grows, at the model's width `d`.
+//! Table 1 and §4 ("Why Self-Attention"), measured: the time of self-attention's core against the
+//! recurrence's core as the sequence length `n` grows, at the model's width `d`.
 //!
 //! Table 1 gives self-attention O(n²·d) work in O(1) sequential operations and a recurrent layer
 //! O(n·d²) work in O(n) sequential operations, and §4 concludes that "self-attention layers are
 //! faster than recurrent layers when the sequence length n is smaller than the representation
-//! dimensionality d". Here both layers run forward on the same device with the same batch; the
-//! median of several timed repeats (after one warm-up) is kept. Wall-clock times vary between
-//! machines and runs: they are the one non-deterministic metric of this crate.
+//! dimensionality d". What is timed is exactly what those rows count, at the same `d` and batch:
+//! - self-attention: `softmax(Q Kᵀ / √d_k) V` over `h` heads of `d_k = d / h` (Eq. 1), from
+//!   given Q, K, V: 4·B·n²·d floating-point operations (two batched matrix products), in one
+//!   step;
+//! - recurrence: `h_t = tanh(x_t + h_{t−1} U)` for t = 1…n from given inputs x_t: 2·B·n·d²
+//!   operations, n steps one after the other.
+//!
+//! The projections both layers share (Q, K, V, output for attention, the input projection for the
+//! recurrence: 2·n·d² each way) are left out: they are the same work for both and Table 1 does not
+//! count them. Every repeat is stored (after one warm-up); wall-clock times vary between machines
+//! and runs, the one non-deterministic metric of this crate.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
 use repro_core::experiment::Measurement;
 use repro_core::progress::Progress;
 use repro_core::run::{Curve, Metric, Series};
 
-use crate::model::MultiHeadAttention;
-
 /// Batch of sequences timed together.
 const BATCH: usize = 8;
 
-/// An Elman recurrent layer, `h_t = tanh(x_t W + h_{t-1} U + b)`: the "recurrent" row of
-/// Table 1, with its n sequential steps.
-#[derive(Module, Debug)]
-pub struct RecurrentLayer {
-    input: Linear,
-    hidden: Linear,
+/// Self-attention's core (Eq. 1) on (B, h, n, d_k) queries, keys and values.
+pub fn attention_core(query: Tensor<4>, key: Tensor<4>, value: Tensor<4>) -> Tensor<4> {
+    let d_k = query.dims()[3];
+    let scores = query.matmul(key.swap_dims(2, 3)) / (d_k as f64).sqrt(); // (B, h, n, n)
+    softmax(scores, 3).matmul(value) // (B, h, n, d_k)
 }
 
-impl RecurrentLayer {
-    /// A layer of width `d_model`.
-    pub fn new(d_model: usize, device: &Device) -> Self {
-        Self {
-            input: LinearConfig::new(d_model, d_model).init(device),
-            hidden: LinearConfig::new(d_model, d_model)
-                .with_bias(false)
-                .init(device),
-        }
+/// The recurrence's core, `h_t = tanh(x_t + h_{t−1} U)`, over inputs (B, n, d): n sequential
+/// steps; returns the last state (B, d).
+pub fn recurrent_core(inputs: Tensor<3>, recurrence: Tensor<2>) -> Tensor<2> {
+    let [batch, length, d_model] = inputs.dims();
+    let mut state = Tensor::<2>::zeros([batch, d_model], &inputs.device());
+    for t in 0..length {
+        let x_t = inputs
+            .clone()
+            .slice([0..batch, t..t + 1, 0..d_model])
+            .reshape([batch, d_model]);
+        state = (x_t + state.matmul(recurrence.clone())).tanh();
     }
-
-    /// (B, n, d) → (B, n, d), one position after the other.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [batch, length, d_model] = x.dims();
-        let projected = self.input.forward(x); // all x_t W + b at once: not sequential
-        let mut state = Tensor::<2>::zeros([batch, d_model], &projected.device());
-        let mut outputs = Vec::with_capacity(length);
-        for t in 0..length {
-            let x_t = projected
-                .clone()
-                .slice([0..batch, t..t + 1, 0..d_model])
-                .reshape([batch, d_model]);
-            state = (x_t + self.hidden.forward(state)).tanh();
-            outputs.push(state.clone().unsqueeze_dim::<3>(1));
-        }
-        Tensor::cat(outputs, 1)
-    }
+    state
 }
 
-fn median_ms(mut run: impl FnMut(), repeats: usize) -> f64 {
-    run(); // warm-up: allocations, kernel compilation on GPU backends
-    let mut times: Vec<f64> = (0..repeats.max(1))
+/// Floating-point operations of the attention core: two (n × n × d) products per sequence.
+pub fn attention_flops(n: usize, d_model: usize) -> f64 {
+    4.0 * (BATCH * n * n * d_model) as f64
+}
+
+/// Floating-point operations of the recurrence core: n (d × d) products per sequence.
+pub fn recurrent_flops(n: usize, d_model: usize) -> f64 {
+    2.0 * (BATCH * n * d_model * d_model) as f64
+}
+
+/// Milliseconds of each of `repeats` runs of `run`, after one warm-up (allocations, kernel
+/// compilation on GPU backends).
+fn times_ms(mut run: impl FnMut(), repeats: usize) -> Vec<f64> {
+    run();
+    (0..repeats.max(2))
         .map(|_| {
             let started = Instant::now();
             run();
             started.elapsed().as_secs_f64() * 1000.0
         })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+        .collect()
 }
 
-/// What the timing measures: layers of width `d_model` (attention with `n_heads` heads) at each
+/// What the timing measures: cores of width `d_model` (attention with `n_heads` heads) at each
 /// sequence length, `repeats` timed runs each.
 pub struct Timing<'a> {
     /// Layer width `d`.
     pub d_model: usize,
-    /// Heads of the attention layer.
+    /// Heads of the attention core.
     pub n_heads: usize,
     /// Sequence lengths `n`.
     pub lengths: &'a [usize],
-    /// Timed repeats per length (after one warm-up).
+    /// Timed repeats per length and core (after one warm-up; at least two).
     pub repeats: usize,
 }
 
-/// Times both layers for each configured `n`; metrics `attention_ms.n<n>` and `recurrent_ms.n<n>`.
+/// The metric key of length `n`, zero-padded so that keys sort by length.
+fn key(what: &str, n: usize) -> String {
+    format!("{what}.n{n:04}")
+}
+
+/// Times both cores for each configured `n`; metrics `attention_ms.n<n>` and
+/// `recurrent_ms.n<n>` (one value per repeat) with their FLOPs.
 pub fn self_attention_complexity(
     timing: &Timing,
     device: &Device,
@@ -99,42 +105,60 @@ pub fn self_attention_complexity(
         lengths,
         repeats,
     } = *timing;
+    anyhow::ensure!(
+        n_heads > 0 && d_model.is_multiple_of(n_heads),
+        "d_model {d_model} is not divisible by h {n_heads}"
+    );
+    let d_k = d_model / n_heads;
     device.seed(0);
-    let attention = MultiHeadAttention::new(d_model, n_heads, device);
-    let recurrent = RecurrentLayer::new(d_model, device);
+    let recurrence =
+        Tensor::<2>::random([d_model, d_model], Distribution::Normal(0.0, 0.1), device);
     let phase = progress.phase("time layers", lengths.len() as u64, "lengths");
     let mut metrics = BTreeMap::new();
     let (mut attention_points, mut recurrent_points) = (Vec::new(), Vec::new());
     for &n in lengths {
-        let x = Tensor::<3>::random([BATCH, n, d_model], Distribution::Normal(0.0, 1.0), device);
+        let heads = || {
+            Tensor::<4>::random(
+                [BATCH, n_heads, n, d_k],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            )
+        };
+        let (query, key_, value) = (heads(), heads(), heads());
+        let inputs =
+            Tensor::<3>::random([BATCH, n, d_model], Distribution::Normal(0.0, 1.0), device);
         // `into_data` waits for the device, so asynchronous GPU backends are timed fully.
-        let attention_ms = median_ms(
+        let attention_ms = times_ms(
             || {
-                let _ = attention.forward(x.clone(), x.clone(), None).into_data();
+                let _ = attention_core(query.clone(), key_.clone(), value.clone()).into_data();
             },
             repeats,
         );
-        let recurrent_ms = median_ms(
+        let recurrent_ms = times_ms(
             || {
-                let _ = recurrent.forward(x.clone()).into_data();
+                let _ = recurrent_core(inputs.clone(), recurrence.clone()).into_data();
             },
             repeats,
         );
+        let geometric =
+            |times: &[f64]| (times.iter().map(|t| t.ln()).sum::<f64>() / times.len() as f64).exp();
+        attention_points.push((n as f64, geometric(&attention_ms)));
+        recurrent_points.push((n as f64, geometric(&recurrent_ms)));
+        metrics.insert(key("attention_ms", n), Metric::new(attention_ms, "ms"));
+        metrics.insert(key("recurrent_ms", n), Metric::new(recurrent_ms, "ms"));
         metrics.insert(
-            format!("attention_ms.n{n}"),
-            Metric::new(vec![attention_ms], "ms"),
+            key("attention_mflop", n),
+            Metric::new(vec![attention_flops(n, d_model) / 1e6], "MFLOP"),
         );
         metrics.insert(
-            format!("recurrent_ms.n{n}"),
-            Metric::new(vec![recurrent_ms], "ms"),
+            key("recurrent_mflop", n),
+            Metric::new(vec![recurrent_flops(n, d_model) / 1e6], "MFLOP"),
         );
-        attention_points.push((n as f64, attention_ms));
-        recurrent_points.push((n as f64, recurrent_ms));
         phase.inc(1);
     }
     phase.finish(&format!(
-        "d = {d_model}, batch {BATCH}, median of {} repeats",
-        repeats
+        "d = {d_model}, h = {n_heads}, batch {BATCH}, {} repeats per core and length",
+        repeats.max(2)
     ));
     metrics.insert(
         "d_model".to_string(),
@@ -146,24 +170,66 @@ pub fn self_attention_complexity(
         metrics,
         curves: vec![Curve {
             id: "self_attention_complexity-time".to_string(),
-            title: format!("Forward time of one layer, d = {d_model}, batch {BATCH}"),
+            title: format!(
+                "Time of the attention core and the recurrence, d = {d_model}, batch {BATCH}"
+            ),
             x_label: "sequence length n (tokens)".to_string(),
-            y_label: "time (ms)".to_string(),
+            y_label: "time (ms, geometric mean of repeats)".to_string(),
             log_x: true,
             series: vec![
                 Series {
-                    label: format!("self-attention, h = {n_heads}"),
+                    label: format!(
+                        "self-attention softmax(QKᵀ/√d_k)V, h = {n_heads}: 4·B·n²·d FLOP"
+                    ),
                     points: attention_points,
                 },
                 Series {
-                    label: "recurrent (Elman, tanh)".to_string(),
+                    label: "recurrence tanh(x_t + h_{t−1}U): 2·B·n·d² FLOP, n steps".to_string(),
                     points: recurrent_points,
                 },
             ],
         }],
         notes: vec![format!(
-            "Wall-clock medians on the run's device: they vary between runs and machines. d = {d_model}, so §4 predicts self-attention is faster for n < {d_model}."
+            "Wall-clock times of every repeat on the run's device (they vary between runs and \
+             machines), with the FLOPs of each core: self-attention 4·B·n²·d, recurrence 2·B·n·d² \
+             in n sequential steps (shared projections excluded, as in Table 1). d = {d_model}: \
+             the FLOPs cross at n = d/2 = {}, and §4 predicts self-attention is faster below d.",
+            d_model / 2
         )],
         wall_time_s: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cores_compute_what_table_1_counts() {
+        let device = Device::flex();
+        // One head over two positions, d_k = 1: weights softmax(q·k) over the keys.
+        let q = Tensor::<4>::from_floats([[[[1.0], [0.0]]]], &device);
+        let k = Tensor::<4>::from_floats([[[[0.0], [2.0]]]], &device);
+        let v = Tensor::<4>::from_floats([[[[10.0], [20.0]]]], &device);
+        let out = attention_core(q, k, v)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let w = 1.0 / (1.0 + (-2.0f32).exp()); // weight of key 2 for query 1
+        assert!(
+            (out[0] - (10.0 * (1.0 - w) + 20.0 * w)).abs() < 1e-4,
+            "{out:?}"
+        );
+        assert!((out[1] - 15.0).abs() < 1e-4, "{out:?}");
+        // h_1 = tanh(1), h_2 = tanh(2 + 0.5 h_1).
+        let x = Tensor::<3>::from_floats([[[1.0], [2.0]]], &device);
+        let u = Tensor::<2>::from_floats([[0.5]], &device);
+        let h = recurrent_core(x, u)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!((h[0] - (2.0 + 0.5 * 1.0f32.tanh()).tanh()).abs() < 1e-6);
+        // The FLOP counts cross at n = d / 2.
+        assert_eq!(attention_flops(64, 128), recurrent_flops(64, 128));
+    }
 }

@@ -38,12 +38,6 @@ pub const UNK: u32 = 3;
 /// The reserved tokens, in id order.
 pub const SPECIAL_TOKENS: [&str; 4] = ["<pad>", "<s>", "</s>", "<unk>"];
 
-/// Share of the Bible's verses (by reference hash) in the dev split: enough short verses for a
-/// BLEU that is not all noise after length filtering.
-const BIBLE_DEV_PERCENT: u64 = 4;
-/// Share of the verses in the test split.
-const BIBLE_TEST_PERCENT: u64 = 4;
-
 /// A sentence pair with its reference (verse id or line number).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
@@ -104,14 +98,19 @@ pub fn bible_en_es() -> anyhow::Result<Vec<Pair>> {
         .collect()
 }
 
-/// The corpus named `dataset`, split into train/dev/test.
-pub fn load_splits(dataset: &str, cache_dir: &Path) -> anyhow::Result<Splits<Pair>> {
+/// The corpus named `dataset`, split into train/dev/test (the embedded corpus by a hash of each
+/// verse's reference, `config`'s percentages; a canonical dataset by its own splits).
+pub fn load_splits(
+    dataset: &str,
+    config: &DataConfig,
+    cache_dir: &Path,
+) -> anyhow::Result<Splits<Pair>> {
     match dataset {
         "bible-en-es" => Ok(repro_core::data::split_by_id(
             bible_en_es()?,
             |pair| &pair.id,
-            BIBLE_DEV_PERCENT,
-            BIBLE_TEST_PERCENT,
+            config.dev_percent,
+            config.test_percent,
         )),
         name => {
             let corpus = crate::canonical::load(name, cache_dir)?;
@@ -301,8 +300,9 @@ mod tests {
 
     #[test]
     fn the_bible_splits_hold_no_verse_twice_and_no_copy_of_a_training_verse() {
-        let splits = load_splits("bible-en-es", Path::new("/nonexistent")).unwrap();
         let config = DataConfig {
+            dev_percent: 4,
+            test_percent: 4,
             max_words: 16,
             train_pairs: 100_000,
             dev_pairs: 100_000,
@@ -310,6 +310,7 @@ mod tests {
             vocab_size: 100,
             max_tokens: 32,
         };
+        let splits = load_splits("bible-en-es", &config, Path::new("/nonexistent")).unwrap();
         let selected = select(splits, &config).unwrap();
         let mut ids = std::collections::HashSet::new();
         let all = &selected.splits;

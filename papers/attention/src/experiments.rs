@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use repro_core::checkpoint::{RunDir, RunIdentity};
+use repro_core::checkpoint::{RunDir, RunIdentity, RunKey};
 use repro_core::data::{SplitSize, Tokenizer};
 use repro_core::experiment::{Experiment, Measurement};
 use repro_core::lab::{Lab as Runs, Run, TrainingRecord};
@@ -100,7 +100,11 @@ pub struct Variant {
 /// What is measured of a trained variant.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
-    /// Dev perplexity per BPE token (no smoothing).
+    /// The run's key (the trainings of the report are found by it).
+    pub key: RunKey,
+    /// Dev loss per BPE token, nats (no smoothing): log perplexity.
+    pub dev_nll: f64,
+    /// Dev perplexity per BPE token, `exp(dev_nll)`.
     pub dev_ppl: f64,
     /// Dev BLEU with the scale's beam search.
     pub dev_bleu: f64,
@@ -133,8 +137,7 @@ pub struct Lab<'a> {
     train: Vec<EncodedPair>,
     dev: Vec<EncodedPair>,
     test: Vec<EncodedPair>,
-    dev_references: Vec<String>,
-    test_references: Vec<String>,
+    references: BTreeMap<String, Vec<String>>,
     runs: Runs<RunConfig, Evaluation>,
 }
 
@@ -144,7 +147,7 @@ impl<'a> Lab<'a> {
     pub fn prepare(ctx: &'a RunContext) -> anyhow::Result<Self> {
         let config = scale_config(ctx.scale)?;
         let selected = data::select(
-            data::load_splits(&ctx.dataset, &ctx.cache_dir)?,
+            data::load_splits(&ctx.dataset, &config.data, &ctx.cache_dir)?,
             &config.data,
         )?;
         for size in selected.sizes.iter().filter(|size| size.short()) {
@@ -172,8 +175,16 @@ impl<'a> Lab<'a> {
             tokenizer_json: tokenizer.to_json()?,
             dev: data::encode_pairs(&tokenizer, &splits.dev, max_tokens)?,
             test: data::encode_pairs(&tokenizer, &splits.test, max_tokens)?,
-            dev_references: splits.dev.into_iter().map(|pair| pair.target).collect(),
-            test_references: splits.test.into_iter().map(|pair| pair.target).collect(),
+            references: BTreeMap::from([
+                (
+                    "dev".to_string(),
+                    splits.dev.into_iter().map(|pair| pair.target).collect(),
+                ),
+                (
+                    "test".to_string(),
+                    splits.test.into_iter().map(|pair| pair.target).collect(),
+                ),
+            ]),
             train,
             tokenizer,
             runs: Runs::new(ctx, "attention", &data::dataset_sha256(&ctx.dataset)),
@@ -251,6 +262,11 @@ impl<'a> Lab<'a> {
         self.runs.records()
     }
 
+    /// The references of the scored splits (`dev`, `test`).
+    pub fn references(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.references
+    }
+
     fn train_and_evaluate(
         &self,
         run: &Planned,
@@ -281,19 +297,13 @@ impl<'a> Lab<'a> {
             &self.ctx.device,
             &self.ctx.progress,
         )?;
-        let dev_bleu = self.bleu(
-            &format!("{name} dev"),
-            &trained.model,
-            &self.dev,
-            &self.dev_references,
-        )?;
+        let mut hypotheses = BTreeMap::new();
+        let (dev_bleu, dev_hypotheses) = self.bleu(&name, "dev", &trained.model, &self.dev)?;
+        hypotheses.insert("dev".to_string(), dev_hypotheses);
         let test_bleu = if run.with_test {
-            Some(self.bleu(
-                &format!("{name} test"),
-                &trained.model,
-                &self.test,
-                &self.test_references,
-            )?)
+            let (bleu, test_hypotheses) = self.bleu(&name, "test", &trained.model, &self.test)?;
+            hypotheses.insert("test".to_string(), test_hypotheses);
+            Some(bleu)
         } else {
             None
         };
@@ -308,8 +318,12 @@ impl<'a> Lab<'a> {
             tokens_per_second: state.tokens_per_second(),
             train_seconds: state.train_seconds,
             eval_seconds: state.eval_seconds,
+            dev_loss_improvement: repro_core::stats::last_fifth_improvement(&state.dev_loss),
+            hypotheses,
         };
         let evaluation = Evaluation {
+            key: identity.key(),
+            dev_nll: state.final_dev_loss(),
             dev_ppl: state.final_dev_loss().exp(),
             dev_bleu,
             test_bleu,
@@ -322,14 +336,17 @@ impl<'a> Lab<'a> {
         Ok((evaluation, record))
     }
 
-    /// Corpus BLEU of `model` on `pairs` against `references` (phases "decode" and "score").
+    /// Corpus BLEU of `model` on the `split` pairs against their references, and the decoded
+    /// hypotheses (phases "decode" and "score").
     fn bleu(
         &self,
-        name: &str,
+        run: &str,
+        split: &str,
         model: &Transformer,
         pairs: &[EncodedPair],
-        references: &[String],
-    ) -> anyhow::Result<f64> {
+    ) -> anyhow::Result<(f64, Vec<String>)> {
+        let references = &self.references[split];
+        let name = format!("{run} {split}");
         let progress = &self.ctx.progress;
         let phase = progress.phase(&format!("decode {name}"), pairs.len() as u64, "sentences");
         let mut hypotheses = Vec::with_capacity(pairs.len());
@@ -356,7 +373,7 @@ impl<'a> Lab<'a> {
         let score = corpus_bleu(&hypotheses, &[references.to_vec()], &BleuConfig::default())?;
         phase.inc(1);
         phase.finish(&format!("BLEU {:.2} ({})", score.score, score.verbose()));
-        Ok(score.score)
+        Ok((score.score, hypotheses))
     }
 
     /// Reads each variant's runs and collects `<variant>.dev_ppl`, `.dev_bleu`, the learning
@@ -383,15 +400,20 @@ impl<'a> Lab<'a> {
                     metric.to_string()
                 }
             };
+            let runs: Vec<RunKey> = evaluations.iter().map(|e| e.key.clone()).collect();
             let metric = |value: fn(&Evaluation) -> f64, unit: &str| {
-                Metric::new(evaluations.iter().map(value).collect(), unit)
+                Metric::new(evaluations.iter().map(value).collect(), unit).of_runs(runs.clone())
             };
             measured
                 .metrics
-                .insert(key("dev_ppl"), metric(|e| e.dev_ppl, "ppl"));
+                .insert(key("dev_nll"), metric(|e| e.dev_nll, "nats"));
             measured
                 .metrics
-                .insert(key("dev_bleu"), metric(|e| e.dev_bleu, "BLEU"));
+                .insert(key("dev_ppl"), metric(|e| e.dev_ppl, "ppl"));
+            measured.metrics.insert(
+                key("dev_bleu"),
+                metric(|e| e.dev_bleu, "BLEU").scored_on("dev"),
+            );
             train_curve.push(Series {
                 label: variant.name.clone(),
                 points: evaluations[0].train_loss.clone(),
@@ -476,20 +498,42 @@ fn position_variants(lab: &Lab) -> Vec<Variant> {
 pub fn base_model(lab: &Lab) -> anyhow::Result<Measurement> {
     let base = lab.base();
     let mut measured = lab.compare("base_model", std::slice::from_ref(&base), false)?;
-    let test_bleu = lab
-        .evaluations(&base)?
+    let evaluations = lab.evaluations(&base)?;
+    let test_bleu = evaluations
         .iter()
         .map(|e| e.test_bleu.unwrap_or(f64::NAN))
         .collect();
-    measured
-        .metrics
-        .insert("test_bleu".to_string(), Metric::new(test_bleu, "BLEU"));
+    let runs = evaluations.iter().map(|e| e.key.clone()).collect();
+    measured.metrics.insert(
+        "test_bleu".to_string(),
+        Metric::new(test_bleu, "BLEU")
+            .of_runs(runs)
+            .scored_on("test"),
+    );
+    // The base configuration, recorded as numbers of the run (what the table's "base" is here).
+    let model = &lab.config.model;
+    for (name, value) in [
+        ("config.d_model", model.d_model),
+        ("config.h", model.n_heads),
+        ("config.d_ff", model.d_ff),
+        ("config.n_layers", model.n_layers),
+    ] {
+        measured
+            .metrics
+            .insert(name.to_string(), Metric::new(vec![value as f64], ""));
+    }
     Ok(measured)
 }
 
 /// Table 3 (A): the number of heads at fixed `d_model`, `d_k = d_v = d_model / h`.
 pub fn attention_heads(lab: &Lab) -> anyhow::Result<Measurement> {
-    lab.compare("attention_heads", &heads_variants(lab), true)
+    let mut measured = lab.compare("attention_heads", &heads_variants(lab), true)?;
+    // Which of the variants is the base: the claim reads it from here, not from names.
+    measured.metrics.insert(
+        "base_heads".to_string(),
+        Metric::new(vec![lab.config.model.n_heads as f64], "h"),
+    );
+    Ok(measured)
 }
 
 /// Table 3 (C): a smaller model (fewer layers) against the base.
@@ -548,7 +592,7 @@ mod tests {
         let seeds = lab.seeds.clone();
         let heads = plan("attention_heads");
         // h8 is the base configuration: it is planned as `base`.
-        let expected: Vec<&str> = vec!["base", "h1", "h4"];
+        let expected: Vec<&str> = vec!["base", "h1"];
         assert_eq!(
             heads.keys().map(String::as_str).collect::<Vec<_>>(),
             expected

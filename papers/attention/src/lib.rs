@@ -100,6 +100,8 @@ impl Paper for Attention {
             experiments,
             trainings: lab.trainings(),
             splits: lab.sizes.clone(),
+            references: lab.references().clone(),
+            scale_config: serde_json::to_value(&lab.config)?,
         })
     }
 

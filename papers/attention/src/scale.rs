@@ -10,6 +10,11 @@ use crate::training::TrainingConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
+    /// Percent of the embedded corpus's verses (by a hash of their reference) in the dev split;
+    /// canonical datasets keep their own splits.
+    pub dev_percent: u64,
+    /// Percent of the verses in the test split.
+    pub test_percent: u64,
     /// Keep pairs with at most this many words per side.
     pub max_words: usize,
     /// Training pairs used (after filtering); fewer when fewer survive.
@@ -58,7 +63,7 @@ pub struct ScaleConfig {
     pub smaller_layers: usize,
     /// Sequence lengths of the Table 1 timing.
     pub complexity_lengths: Vec<usize>,
-    /// Timing repeats (the median is kept).
+    /// Timed repeats per core and length (every repeat is stored).
     pub complexity_repeats: usize,
     /// The data.
     pub data: DataConfig,
@@ -83,8 +88,18 @@ impl Validate for ScaleConfig {
             ),
         );
         check.non_empty("complexity_lengths", &self.complexity_lengths);
-        check.at_least("complexity_repeats", self.complexity_repeats, 1);
+        check.at_least("complexity_repeats", self.complexity_repeats, 2);
         let data = &self.data;
+        check.at_least("data.dev_percent", data.dev_percent, 1);
+        check.at_least("data.test_percent", data.test_percent, 1);
+        check.that(
+            data.dev_percent + data.test_percent < 100,
+            "data.dev_percent",
+            format_args!(
+                "+ data.test_percent = {} leaves nothing to train on",
+                data.dev_percent + data.test_percent
+            ),
+        );
         check.at_least("data.max_words", data.max_words, 1);
         for (field, value) in [
             ("data.train_pairs", data.train_pairs),
@@ -168,15 +183,15 @@ mod tests {
 
     #[test]
     fn a_bad_value_is_an_error_naming_the_field_and_the_file() {
-        let text = SCALES_TOML.replacen("d_model = 16", "d_model = 18", 1);
+        let text = SCALES_TOML.replacen("d_model = 32", "d_model = 30", 1);
         let error = scales::load::<ScaleConfig>(&text, "papers/attention/scales.toml", Scale::Tiny)
             .unwrap_err()
             .to_string();
         assert!(
-            error.starts_with("papers/attention/scales.toml [tiny]: model.d_model = 18 is not divisible by model.n_heads = 4"),
+            error.starts_with("papers/attention/scales.toml [tiny]: model.d_model = 30 is not divisible by model.n_heads = 4"),
             "{error}"
         );
-        let text = SCALES_TOML.replacen("max_tokens = 24", "max_tokens = 1", 1);
+        let text = SCALES_TOML.replacen("max_tokens = 20", "max_tokens = 1", 1);
         let error = scales::load::<ScaleConfig>(&text, "scales.toml", Scale::Tiny)
             .unwrap_err()
             .to_string();

@@ -50,6 +50,14 @@ pub struct TrainingRecord {
     pub train_seconds: f64,
     /// See `train_seconds`.
     pub eval_seconds: f64,
+    /// Relative dev-loss improvement over the last fifth of training
+    /// ([`crate::stats::last_fifth_improvement`]): below [`crate::stats::PLATEAU_THRESHOLD`] the
+    /// run has plateaued. NaN (JSON `null`) when the curve is too short to tell.
+    #[serde(deserialize_with = "crate::run::nan_or_f64")]
+    pub dev_loss_improvement: f64,
+    /// Decoded outputs by split (`dev`, `test`), for rescoring and the bootstrap.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hypotheses: BTreeMap<String, Vec<String>>,
 }
 
 /// The trainings of one reproduction and their results (`R`, the paper's evaluation of a run).
@@ -210,6 +218,8 @@ mod tests {
             tokens_per_second: 0.0,
             train_seconds: 0.0,
             eval_seconds: 0.0,
+            dev_loss_improvement: 0.0,
+            hypotheses: BTreeMap::new(),
         }
     }
 

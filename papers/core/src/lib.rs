@@ -25,6 +25,7 @@ pub mod published;
 pub mod report;
 pub mod run;
 pub mod scales;
+pub mod stats;
 pub mod train;
 
 pub use paper::{DatasetInfo, ExperimentInfo, Paper, PaperInfo};

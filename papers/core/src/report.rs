@@ -5,6 +5,7 @@
 //!
 //! `repro compare` reloads the JSON with [`Report::load`] and renders it again without training.
 
+mod pool;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -17,6 +18,7 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use pool::pool;
 pub use render::{DISPLAY_DECIMALS, RenderOptions};
 
 use crate::claims::ClaimReport;
@@ -27,10 +29,16 @@ use crate::run::{Backend, Curve, ExperimentResult, Metric, Metrics, RunOutput, S
 use crate::{atomic, plots};
 
 /// Version of the JSON schema this build writes and reads.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
-/// The burn version the workspace pins (`burn = "=0.22.1"`), recorded in provenance.
-pub const BURN_VERSION: &str = "0.22.1";
+/// The burn version this build resolved (from Cargo.lock, by the build script).
+pub const BURN_VERSION: &str = env!("REPRO_BURN_VERSION");
+
+/// The Hugging Face tokenizers version this build resolved.
+pub const TOKENIZERS_VERSION: &str = env!("REPRO_TOKENIZERS_VERSION");
+
+/// `rustc --version` of the compiler that built this binary.
+pub const RUSTC_VERSION: &str = env!("REPRO_RUSTC_VERSION");
 
 /// The results of one run of one paper at one scale on one backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,9 +59,12 @@ pub struct Report {
     pub comparison: Vec<ComparisonRow>,
     /// Each claim of the paper with its computed verdict.
     pub claims: Vec<ClaimReport>,
-    /// Every training the experiments read, once each.
+    /// Every training the experiments read, once each, with its decoded hypotheses.
     #[serde(default)]
     pub trainings: Vec<TrainingRecord>,
+    /// The references of each scored split, so that anyone can rescore the hypotheses.
+    #[serde(default)]
+    pub references: BTreeMap<String, Vec<String>>,
 }
 
 /// Who the paper is, as recorded in a report.
@@ -100,6 +111,9 @@ pub struct Provenance {
     /// The splits as used: sizes after filtering and de-duplication.
     #[serde(default)]
     pub splits: Vec<SplitSize>,
+    /// The scale's settings as read from the paper's `scales.toml`.
+    #[serde(default)]
+    pub scale_config: serde_json::Value,
     /// Evaluation protocol (`bleu_signature` → `nrefs:1|case:mixed|…`, `decoding` → `beam 4, α 0.6`).
     pub protocol: BTreeMap<String, String>,
     /// The machine.
@@ -172,39 +186,13 @@ impl Report {
             experiments,
             trainings,
             splits,
+            references,
+            scale_config,
         } = output;
         provenance.splits = splits;
+        provenance.scale_config = scale_config;
         let info = paper.info();
-        let published = paper
-            .published()
-            .with_context(|| format!("reading the published numbers of `{}`", info.id))?;
-        let metrics = Metrics::from_results(&experiments);
-        let comparison = published
-            .result
-            .into_iter()
-            .map(|result| ComparisonRow {
-                reproduced: result
-                    .reproduced_by
-                    .as_deref()
-                    .and_then(|key| metrics.0.get(key))
-                    .cloned(),
-                key: result.key,
-                table: result.table,
-                row: result.row,
-                metric: result.metric,
-                dataset: result.dataset,
-                published: result.value,
-                higher_is_better: result.higher_is_better,
-                reproduced_by: result.reproduced_by,
-                notes: result.notes,
-            })
-            .collect();
-        let claims = paper
-            .claims()
-            .iter()
-            .map(|claim| claim.report(&metrics))
-            .collect();
-        Ok(Report {
+        let mut report = Report {
             schema: SCHEMA,
             paper: PaperSummary {
                 id: info.id.to_string(),
@@ -217,10 +205,56 @@ impl Report {
             backend,
             provenance,
             experiments,
-            comparison,
-            claims,
+            comparison: Vec::new(),
+            claims: Vec::new(),
             trainings,
-        })
+            references,
+        };
+        report.judge(paper)?;
+        Ok(report)
+    }
+
+    /// What the claims are judged from: the metrics, trainings and references of this report.
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(&self.experiments, &self.trainings, &self.references)
+    }
+
+    /// Recomputes the published-vs-reproduced table and every verdict from the stored per-seed
+    /// metrics with the current rules, and returns the verdicts that changed
+    /// (`id: stored holds → now inconclusive`).
+    pub fn judge(&mut self, paper: &dyn Paper) -> anyhow::Result<Vec<String>> {
+        let published = paper
+            .published()
+            .with_context(|| format!("reading the published numbers of `{}`", self.paper.id))?;
+        let metrics = self.metrics();
+        self.comparison = published
+            .result
+            .into_iter()
+            .map(|result| ComparisonRow {
+                reproduced: result
+                    .reproduced_by
+                    .as_deref()
+                    .and_then(|key| metrics.values.get(key))
+                    .cloned(),
+                key: result.key,
+                table: result.table,
+                row: result.row,
+                metric: result.metric,
+                dataset: result.dataset,
+                published: result.value,
+                higher_is_better: result.higher_is_better,
+                reproduced_by: result.reproduced_by,
+                notes: result.notes,
+            })
+            .collect();
+        let claims: Vec<ClaimReport> = paper
+            .claims()
+            .iter()
+            .map(|claim| claim.report(&metrics))
+            .collect();
+        let changed = crate::claims::changed_verdicts(&self.claims, &claims);
+        self.claims = claims;
+        Ok(changed)
     }
 
     /// `<scale>-<backend>`, the stem of every file this report writes.
@@ -413,7 +447,11 @@ pub struct SourceState {
 impl SourceState {
     /// The state of the tree this binary was built from (`CARGO_MANIFEST_DIR`), now.
     pub fn capture() -> SourceState {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+        SourceState::of(Path::new(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    /// The state of the git tree holding `source`, now.
+    pub fn of(source: &Path) -> SourceState {
         SourceState {
             commit: git(source, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_string()),
             dirty: git(source, &["status", "--porcelain"]).is_some_and(|status| !status.is_empty()),
@@ -459,6 +497,8 @@ impl Provenance {
         let versions = BTreeMap::from([
             ("repro".to_string(), env!("CARGO_PKG_VERSION").to_string()),
             ("burn".to_string(), BURN_VERSION.to_string()),
+            ("tokenizers".to_string(), TOKENIZERS_VERSION.to_string()),
+            ("rustc".to_string(), RUSTC_VERSION.to_string()),
         ]);
         Provenance {
             commit,
@@ -470,6 +510,7 @@ impl Provenance {
             wall_time_s,
             dataset,
             splits: Vec::new(),
+            scale_config: serde_json::Value::Null,
             protocol,
             machine: Machine::current(),
             command,

@@ -9,6 +9,8 @@ use std::str::FromStr;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::RunKey;
+use crate::lab::TrainingRecord;
 use crate::progress::Progress;
 
 /// How big a reproduction is. A scale is data in each paper crate (its `scales.toml`), not a
@@ -179,29 +181,55 @@ pub struct RunOutput {
     /// One result per experiment run, in table order.
     pub experiments: Vec<ExperimentResult>,
     /// Every training done (or resumed), once each.
-    pub trainings: Vec<crate::lab::TrainingRecord>,
+    pub trainings: Vec<TrainingRecord>,
     /// The sizes of the splits actually used, after filtering and de-duplication.
     pub splits: Vec<crate::data::SplitSize>,
+    /// The references of each scored split (`dev`, `test`), for rescoring stored hypotheses.
+    pub references: BTreeMap<String, Vec<String>>,
+    /// The scale's settings as the paper read them (provenance).
+    pub scale_config: serde_json::Value,
 }
 
-/// One reproduced metric: a value per seed, with its unit.
+/// One reproduced metric: a value per seed (or per timed repeat), with its unit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Metric {
     /// One value per seed, in the order of [`ExperimentResult::seeds`]. A diverged run's NaN or
     /// infinity is written as JSON `null` and read back as NaN.
     #[serde(deserialize_with = "nan_from_null")]
     pub values: Vec<f64>,
-    /// Unit for display (`BLEU`, `ppl`, `ms`, `%`).
+    /// Unit for display (`BLEU`, `ppl`, `nats`, `ms`).
     pub unit: String,
+    /// The training behind each value, for metrics of trained models: the verdict rules read
+    /// their convergence and stored hypotheses ([`crate::lab::TrainingRecord`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunKey>,
+    /// For a corpus-level score (BLEU): the split whose per-run hypotheses it scores, so that the
+    /// verdict rules can add the sentence-level uncertainty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_on: Option<String>,
 }
 
 impl Metric {
-    /// A metric measured once per seed.
+    /// A metric measured once per seed (or repeat).
     pub fn new(values: Vec<f64>, unit: impl Into<String>) -> Self {
         Self {
             values,
             unit: unit.into(),
+            runs: Vec::new(),
+            scored_on: None,
         }
+    }
+
+    /// The metric with the trainings behind its values (one per value).
+    pub fn of_runs(mut self, runs: Vec<RunKey>) -> Self {
+        self.runs = runs;
+        self
+    }
+
+    /// The metric as a corpus score of `split`'s stored hypotheses.
+    pub fn scored_on(mut self, split: &str) -> Self {
+        self.scored_on = Some(split.to_string());
+        self
     }
 
     /// Arithmetic mean over seeds (NaN when empty).
@@ -227,6 +255,14 @@ fn nan_from_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ve
         .into_iter()
         .map(|value| value.unwrap_or(f64::NAN))
         .collect())
+}
+
+/// A single `f64` written as `null` when it was NaN (see [`Metric::values`]).
+pub(crate) fn nan_or_f64<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<f64, D::Error> {
+    let value: Option<f64> = Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or(f64::NAN))
 }
 
 fn nan_points_from_null<'de, D: serde::Deserializer<'de>>(
@@ -288,26 +324,46 @@ pub struct ExperimentResult {
     pub wall_time_s: f64,
 }
 
-/// All reproduced metrics of a run, by `experiment.metric` key.
+/// What claims are judged from: every reproduced metric by `experiment.metric` key, the
+/// trainings behind them, and the references their hypotheses are scored against.
 #[derive(Debug, Clone, Default)]
-pub struct Metrics(pub BTreeMap<String, Metric>);
+pub struct Metrics {
+    /// Metrics by `experiment.metric` key.
+    pub values: BTreeMap<String, Metric>,
+    /// Trainings by key: convergence and stored hypotheses.
+    pub trainings: BTreeMap<RunKey, TrainingRecord>,
+    /// References by split name (`dev`, `test`).
+    pub references: BTreeMap<String, Vec<String>>,
+}
 
 impl Metrics {
-    /// Flattens experiment results into `experiment.metric` keys.
-    pub fn from_results(results: &[ExperimentResult]) -> Self {
-        let mut map = BTreeMap::new();
+    /// Flattens experiment results into `experiment.metric` keys, beside the trainings and
+    /// references of the run.
+    pub fn new(
+        results: &[ExperimentResult],
+        trainings: &[TrainingRecord],
+        references: &BTreeMap<String, Vec<String>>,
+    ) -> Self {
+        let mut values = BTreeMap::new();
         for result in results {
             for (name, metric) in &result.metrics {
-                map.insert(format!("{}.{}", result.name, name), metric.clone());
+                values.insert(format!("{}.{}", result.name, name), metric.clone());
             }
         }
-        Metrics(map)
+        Metrics {
+            values,
+            trainings: trainings
+                .iter()
+                .map(|training| (training.key.clone(), training.clone()))
+                .collect(),
+            references: references.clone(),
+        }
     }
 
     /// The metric under `key`, or an error naming it (a claim over a metric this scale did not
     /// produce is inconclusive, not a panic).
     pub fn get(&self, key: &str) -> anyhow::Result<&Metric> {
-        self.0
+        self.values
             .get(key)
             .ok_or_else(|| anyhow::anyhow!("metric `{key}` was not produced by this run"))
     }

@@ -469,16 +469,76 @@ fn closest_ref_len(hyp_len: u64, ref_lens: &[u64]) -> u64 {
     best.map_or(0, |(_, len)| len)
 }
 
-/// Sufficient statistics summed over segments.
-#[derive(Debug, Default)]
-struct Stats {
-    sys_len: u64,
-    ref_len: u64,
-    counts: [u64; MAX_NGRAM_ORDER],
-    totals: [u64; MAX_NGRAM_ORDER],
+/// Sufficient statistics of BLEU: of one segment, or summed over a corpus. Corpus BLEU is a
+/// function of their sum, which is what makes sentence-level resampling (the paired bootstrap)
+/// cheap.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SegmentStats {
+    /// Hypothesis length in tokens.
+    pub sys_len: u64,
+    /// Closest reference length in tokens.
+    pub ref_len: u64,
+    /// Clipped n-gram matches, orders 1–4.
+    pub counts: [u64; MAX_NGRAM_ORDER],
+    /// Hypothesis n-grams, orders 1–4.
+    pub totals: [u64; MAX_NGRAM_ORDER],
 }
 
-impl Stats {
+type Stats = SegmentStats;
+
+/// The statistics of each hypothesis against its one reference (same preprocessing as
+/// [`corpus_bleu`]).
+pub fn segment_stats<H: AsRef<str>, R: AsRef<str>>(
+    hypotheses: &[H],
+    references: &[R],
+    config: &BleuConfig,
+) -> Result<Vec<SegmentStats>, BleuError> {
+    if hypotheses.len() != references.len() {
+        return Err(BleuError::LengthMismatch {
+            stream: 0,
+            hypotheses: hypotheses.len(),
+            references: references.len(),
+        });
+    }
+    Ok(hypotheses
+        .iter()
+        .zip(references)
+        .map(|(hyp, reference)| {
+            let mut stats = SegmentStats::default();
+            stats.add_segment(
+                &preprocess(hyp.as_ref(), config),
+                &[preprocess(reference.as_ref(), config)],
+            );
+            stats
+        })
+        .collect())
+}
+
+/// Corpus BLEU of the segments `stats` (summed), as [`corpus_bleu`] computes it.
+pub fn bleu_of<'a>(
+    stats: impl Iterator<Item = &'a SegmentStats>,
+    config: &BleuConfig,
+) -> BleuScore {
+    let mut total = SegmentStats::default();
+    for segment in stats {
+        total.sys_len += segment.sys_len;
+        total.ref_len += segment.ref_len;
+        for n in 0..MAX_NGRAM_ORDER {
+            total.counts[n] += segment.counts[n];
+            total.totals[n] += segment.totals[n];
+        }
+    }
+    compute_bleu(
+        total.counts,
+        total.totals,
+        total.sys_len,
+        total.ref_len,
+        config.smooth,
+        config.effective_order,
+    )
+}
+
+impl SegmentStats {
     /// Adds one preprocessed hypothesis against its preprocessed references.
     fn add_segment(&mut self, hyp: &str, refs: &[String]) {
         let ref_tokens: Vec<Vec<&str>> = refs.iter().map(|r| py_split(r).collect()).collect();

@@ -398,6 +398,12 @@ fn metric_text(metric: &Metric) -> String {
     } else {
         format!(" {}", metric.unit)
     };
+    // Counts and settings (`h`, `d`, unitless) are whole numbers: no decimals.
+    let whole = matches!(metric.unit.as_str(), "" | "h" | "d")
+        && metric.values.iter().all(|v| v.fract() == 0.0);
+    if whole && metric.values.len() == 1 {
+        return format!("{}{unit}", metric.values[0]);
+    }
     if metric.values.len() >= 2 {
         format!("{} ± {}{unit}", number(metric.mean()), number(metric.std()))
     } else {

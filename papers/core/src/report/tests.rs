@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use super::*;
-use crate::claims::{Claim, Verdict, higher};
+use crate::claims::{Claim, Verdict, arm, higher};
 use crate::paper::{DatasetInfo, ExperimentInfo, PaperInfo};
 use crate::published::Published;
 use crate::run::{RunContext, RunOutput, Series};
@@ -73,15 +73,7 @@ impl Paper for FakePaper {
             id: "multi_head",
             statement: "Multi-head attention beats single-head attention",
             source: "§6.2, Table 3 (A)",
-            evaluate: |m| {
-                Ok(higher(
-                    "h=8",
-                    m.get("heads.h8_bleu")?,
-                    "h=1",
-                    m.get("heads.h1_bleu")?,
-                    0.1,
-                ))
-            },
+            evaluate: |m| higher(m, arm("h=8", "heads.h8_bleu"), arm("h=1", "heads.h1_bleu")),
         }]
     }
 
@@ -134,6 +126,7 @@ fn provenance() -> Provenance {
         started_at: "2025-01-02T03:04:05Z".into(),
         wall_time_s: 187.0,
         splits: Vec::new(),
+        scale_config: serde_json::Value::Null,
         dataset: DatasetProvenance {
             name: "toy".into(),
             sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
@@ -332,7 +325,7 @@ fn load_explains_missing_corrupt_and_foreign_files() {
     fs::write(&future, "{\"schema\": 99}").unwrap();
     let error = Report::load(&future).unwrap_err().to_string();
     assert!(
-        error.contains("schema 99") && error.contains("reads schema 1"),
+        error.contains("schema 99") && error.contains("reads schema 2"),
         "{error}"
     );
 }
@@ -361,10 +354,70 @@ fn collect_fills_machine_versions_and_time() {
     assert_eq!(provenance.started_at, "2025-01-02T02:04:05Z");
     assert_eq!(provenance.commit, "abc123");
     assert!(provenance.dirty);
-    assert!(!SourceState::capture().commit.is_empty());
     assert!(provenance.machine.cpus >= 1);
-    assert_eq!(provenance.versions["burn"], BURN_VERSION);
+    // The versions are what this build resolved: burn and tokenizers as Cargo.lock pins them,
+    // rustc as it reports itself.
+    let lock =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+    for package in ["burn", "tokenizers"] {
+        let pinned = lock
+            .split("[[package]]")
+            .find(|entry| entry.contains(&format!("name = \"{package}\"\n")))
+            .and_then(|entry| entry.split("version = \"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        assert_eq!(provenance.versions[package], pinned, "{package}");
+    }
+    assert!(
+        provenance.versions["rustc"].starts_with("rustc 1."),
+        "{:?}",
+        provenance.versions
+    );
     assert_eq!(provenance.versions["repro"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn source_state_reads_the_commit_and_sees_uncommitted_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .map(|out| out.status.success())
+            .unwrap_or(false);
+        assert!(ok, "git {args:?}");
+    };
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: git is not installed");
+        return;
+    }
+    assert_eq!(SourceState::of(dir.path()).commit, "unknown");
+    git(&["init", "-q"]);
+    fs::write(dir.path().join("a.txt"), "a").unwrap();
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "a"]);
+    let clean = SourceState::of(dir.path());
+    assert_eq!(clean.commit.len(), 40, "{clean:?}");
+    assert!(clean.commit.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(!clean.dirty);
+    fs::write(dir.path().join("a.txt"), "changed").unwrap();
+    let dirty = SourceState::of(dir.path());
+    assert_eq!(dirty.commit, clean.commit);
+    assert!(dirty.dirty);
 }
 
 #[test]

@@ -398,3 +398,26 @@ fn sentence_bleu_matches_a_one_segment_corpus() {
     let corpus = bleu(&HYPS[2..], &[&REF_A[2..], &REF_B[2..]], &config);
     assert_eq!(sentence, corpus);
 }
+
+#[test]
+fn summed_segment_statistics_give_corpus_bleu() {
+    let hyps = [
+        "The dog bit the man.",
+        "It wasn't surprising.",
+        "The man had just bitten him.",
+    ];
+    let refs = [
+        "The dog bit the man.",
+        "It was not unexpected.",
+        "The man bit him first.",
+    ];
+    let config = BleuConfig::default();
+    let segments = segment_stats(&hyps, &refs, &config).unwrap();
+    assert_eq!(segments.len(), 3);
+    let corpus = corpus_bleu(&hyps, &[refs.to_vec()], &config).unwrap();
+    assert_eq!(bleu_of(segments.iter(), &config), corpus);
+    // A subset is the corpus BLEU of that subset.
+    let first_two = corpus_bleu(&hyps[..2], &[refs[..2].to_vec()], &config).unwrap();
+    assert_eq!(bleu_of(segments[..2].iter(), &config), first_two);
+    assert!(segment_stats(&hyps, &refs[..2], &config).is_err());
+}

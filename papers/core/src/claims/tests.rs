@@ -1,0 +1,274 @@
+//! The verdict rules on cases with known answers.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::checkpoint::RunKey;
+use crate::lab::TrainingRecord;
+
+fn record(key: &str, seed: u64, improvement: f64, dev: Option<Vec<String>>) -> TrainingRecord {
+    TrainingRecord {
+        label: key.to_string(),
+        seed,
+        key: RunKey(key.to_string()),
+        steps: 100,
+        resumed_from: None,
+        parameters: 1,
+        tokens_per_second: 1.0,
+        train_seconds: 1.0,
+        eval_seconds: 1.0,
+        dev_loss_improvement: improvement,
+        hypotheses: dev
+            .map(|hypotheses| BTreeMap::from([("dev".to_string(), hypotheses)]))
+            .unwrap_or_default(),
+    }
+}
+
+/// Metrics `a` and `b` over converged runs (one per value).
+fn metrics(a: &[f64], b: &[f64], unit: &str) -> Metrics {
+    let mut out = Metrics::default();
+    for (name, values) in [("a", a), ("b", b)] {
+        let runs: Vec<RunKey> = (0..values.len())
+            .map(|i| RunKey(format!("{name}{i}")))
+            .collect();
+        for (i, key) in runs.iter().enumerate() {
+            out.trainings
+                .insert(key.clone(), record(&key.0, i as u64 + 1, 0.001, None));
+        }
+        out.values.insert(
+            format!("x.{name}"),
+            Metric::new(values.to_vec(), unit).of_runs(runs),
+        );
+    }
+    out
+}
+
+fn verdict_of_higher(m: &Metrics) -> Verdict {
+    higher(m, arm("a", "x.a"), arm("b", "x.b")).unwrap().verdict
+}
+
+const MARGIN: Margin = Margin {
+    value: 0.5,
+    why: "test",
+};
+
+fn verdict_of_equal(m: &Metrics) -> Verdict {
+    about_equal(m, arm("a", "x.a"), arm("b", "x.b"), MARGIN)
+        .unwrap()
+        .verdict
+}
+
+#[test]
+fn higher_holds_fails_or_cannot_tell() {
+    assert_eq!(
+        verdict_of_higher(&metrics(&[10.0, 10.2, 10.1], &[8.0, 8.1, 8.2], "BLEU")),
+        Verdict::Holds
+    );
+    assert_eq!(
+        verdict_of_higher(&metrics(&[8.0, 8.1, 8.2], &[10.0, 10.2, 10.1], "BLEU")),
+        Verdict::Fails
+    );
+    // A difference of 0.5 inside seed noise of ±1: no evidence either way.
+    assert_eq!(
+        verdict_of_higher(&metrics(&[9.0, 11.0, 10.5], &[9.0, 10.0, 10.0], "BLEU")),
+        Verdict::Inconclusive
+    );
+}
+
+#[test]
+fn two_seeds_one_sd_apart_are_not_evidence() {
+    // Δ = 1.5 with sd ≈ 1 per arm: the old rule (Δ > sqrt(sd_a² + sd_b²) ≈ 1.4) said "holds";
+    // at one-sided α = 0.05 with 2 seeds per arm the interval is far wider.
+    let m = metrics(&[10.0, 11.4], &[8.8, 9.6], "BLEU");
+    assert_eq!(verdict_of_higher(&m), Verdict::Inconclusive);
+}
+
+#[test]
+fn a_one_seed_arm_is_tested_with_the_three_seed_arm_s_spread() {
+    // The old rule threw the spread away when one arm had a single seed and called Δ = −3 a
+    // failure against a 0.05 tolerance, although the base seeds alone spread by 6.7.
+    let m = metrics(&[44.5, 51.2, 47.9], &[50.9], "ppl");
+    let outcome = higher(&m, arm("a", "x.a"), arm("b", "x.b")).unwrap();
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Inconclusive,
+        "{}",
+        outcome.explanation
+    );
+    assert!(
+        outcome.explanation.contains("n = 3 vs 1 seeds")
+            && outcome.explanation.contains("3-seed arm's spread"),
+        "{}",
+        outcome.explanation
+    );
+    // One seed on both sides: no spread is known at all.
+    let single = metrics(&[10.0], &[9.0], "BLEU");
+    let error = higher(&single, arm("a", "x.a"), arm("b", "x.b")).unwrap_err();
+    assert!(error.to_string().contains("one seed per arm"));
+}
+
+#[test]
+fn equivalence_holds_only_inside_the_margin_and_noise_makes_it_inconclusive() {
+    // Tight and close: inside ±0.5.
+    assert_eq!(
+        verdict_of_equal(&metrics(&[10.0, 10.1, 10.05], &[10.1, 10.0, 10.12], "BLEU")),
+        Verdict::Holds
+    );
+    // The same means, ten times noisier: the old rule (|Δ| ≤ spread) would hold *more* easily;
+    // TOST cannot show equivalence.
+    assert_eq!(
+        verdict_of_equal(&metrics(&[9.0, 11.0, 10.5], &[11.0, 9.0, 10.3], "BLEU")),
+        Verdict::Inconclusive
+    );
+    // Clearly apart, beyond the margin.
+    assert_eq!(
+        verdict_of_equal(&metrics(&[12.0, 12.1, 12.2], &[10.0, 10.1, 10.2], "BLEU")),
+        Verdict::Fails
+    );
+}
+
+#[test]
+fn unconverged_runs_make_a_claim_about_models_inconclusive() {
+    let mut m = metrics(&[10.0, 10.2, 10.1], &[8.0, 8.1, 8.2], "BLEU");
+    m.trainings
+        .get_mut(&RunKey("b1".into()))
+        .unwrap()
+        .dev_loss_improvement = 0.04;
+    let outcome = higher(&m, arm("a", "x.a"), arm("b", "x.b")).unwrap();
+    assert_eq!(outcome.verdict, Verdict::Inconclusive);
+    assert!(
+        outcome.explanation.contains("not converged")
+            && outcome.explanation.contains("b seed 2 (+4.0 %)"),
+        "{}",
+        outcome.explanation
+    );
+}
+
+#[test]
+fn bleu_adds_the_sentence_level_uncertainty_of_a_paired_bootstrap() {
+    let references: Vec<String> = (0..40)
+        .map(|i| format!("the cat number {i} sat on the mat today"))
+        .collect();
+    // Arm a gets half the sentences right, arm b a few fewer: corpus BLEU differs by a margin
+    // that seeds alone (identical seeds) would call certain.
+    let hyps = |right: usize| -> Vec<String> {
+        (0..40)
+            .map(|i| {
+                if i < right {
+                    references[i].clone()
+                } else {
+                    format!("a dog {i} ran")
+                }
+            })
+            .collect()
+    };
+    let mut m = metrics(&[0.0; 3], &[0.0; 3], "BLEU");
+    let config = BleuConfig::default();
+    for (name, right) in [("a", 20), ("b", 17)] {
+        let score = crate::metrics::bleu::corpus_bleu(&hyps(right), &[references.clone()], &config)
+            .unwrap()
+            .score;
+        let metric = m.values.get_mut(&format!("x.{name}")).unwrap();
+        metric.values = vec![score, score + 0.01, score - 0.01];
+        metric.scored_on = Some("dev".into());
+        for key in metric.runs.clone() {
+            m.trainings.get_mut(&key).unwrap().hypotheses =
+                BTreeMap::from([("dev".to_string(), hyps(right))]);
+        }
+    }
+    m.references.insert("dev".into(), references);
+    let without = {
+        let mut plain = m.clone();
+        for metric in plain.values.values_mut() {
+            metric.scored_on = None;
+        }
+        higher(&plain, arm("a", "x.a"), arm("b", "x.b")).unwrap()
+    };
+    assert_eq!(without.verdict, Verdict::Holds, "{}", without.explanation);
+    let with = higher(&m, arm("a", "x.a"), arm("b", "x.b")).unwrap();
+    assert!(
+        with.explanation
+            .contains("paired bootstrap over 40 dev sentences (1000 resamples)"),
+        "{}",
+        with.explanation
+    );
+    // 3 of 40 sentences is not a difference the test set can certify.
+    assert_eq!(with.verdict, Verdict::Inconclusive, "{}", with.explanation);
+}
+
+#[test]
+fn an_ordered_series_rises_or_not() {
+    let mut m = metrics(&[1.0, 1.1, 1.05], &[3.0, 3.1, 3.05], "acc");
+    m.values
+        .insert("x.mid".into(), Metric::new(vec![2.0, 2.1, 2.05], "acc"));
+    let arms = [
+        arm("small", "x.a"),
+        arm("mid", "x.mid"),
+        arm("large", "x.b"),
+    ];
+    assert_eq!(increasing(&m, &arms).unwrap().verdict, Verdict::Holds);
+    let falling = [
+        arm("small", "x.b"),
+        arm("mid", "x.mid"),
+        arm("large", "x.a"),
+    ];
+    assert_eq!(increasing(&m, &falling).unwrap().verdict, Verdict::Fails);
+    // Up overall, but down in the middle.
+    m.values
+        .insert("x.mid".into(), Metric::new(vec![5.0, 5.1, 5.05], "acc"));
+    assert_eq!(
+        increasing(&m, &arms).unwrap().verdict,
+        Verdict::Inconclusive
+    );
+}
+
+#[test]
+fn explanations_name_the_test_n_interval_level_and_margin() {
+    let m = metrics(&[10.0, 10.1, 10.05], &[10.1, 10.0, 10.12], "BLEU");
+    let outcome = about_equal(&m, arm("a", "x.a"), arm("b", "x.b"), MARGIN).unwrap();
+    for part in [
+        "n = 3 vs 3 seeds",
+        "Welch t over seeds",
+        "90 % CI [",
+        "α = 0.05",
+        "margin ±0.50 BLEU (test)",
+    ] {
+        assert!(
+            outcome.explanation.contains(part),
+            "{part}: {}",
+            outcome.explanation
+        );
+    }
+}
+
+#[test]
+fn a_missing_metric_is_inconclusive_not_a_panic() {
+    let claim = Claim {
+        id: "x",
+        statement: "s",
+        source: "§1",
+        evaluate: |m| higher(m, arm("a", "nope.bleu"), arm("b", "nope.bleu")),
+    };
+    let report = claim.report(&Metrics::default());
+    assert_eq!(report.outcome.verdict, Verdict::Inconclusive);
+    assert!(report.outcome.explanation.contains("nope.bleu"));
+}
+
+#[test]
+fn changed_verdicts_are_listed() {
+    let report = |verdict| ClaimReport {
+        id: "c".into(),
+        statement: String::new(),
+        source: String::new(),
+        outcome: ClaimOutcome {
+            verdict,
+            explanation: String::new(),
+            evidence: Vec::new(),
+        },
+    };
+    assert_eq!(
+        changed_verdicts(&[report(Verdict::Holds)], &[report(Verdict::Inconclusive)]),
+        vec!["c: stored holds → now inconclusive".to_string()]
+    );
+    assert!(changed_verdicts(&[report(Verdict::Holds)], &[report(Verdict::Holds)]).is_empty());
+}
