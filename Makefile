@@ -1,30 +1,34 @@
 # repro — reproduce landmark NLP/LLM papers at small scale.
 #
-#   make reproduce PAPER=attention [SCALE=tiny|small|base] [BACKEND=cpu|wgpu|cuda] [SEED=1] [DATA=name] [RESUME=1]
-#   make test                      # the whole offline test suite on the CPU
-#   make compare PAPER=attention   # re-print a stored result without training
+#   make reproduce PAPER=attention [SCALE=tiny|small|base] [BACKEND=cpu|wgpu|cuda] [SEED=1] [DATA=name] [ONLY=exp,exp] [JOBS=n] [RESUME=1]
+#   make test                      # the whole offline test suite (CPU; wgpu too where Vulkan exists)
+#   make compare PAPER=attention   # re-judge and re-print a stored result without training
 #   make track / make stub ID=…    # follow arXiv; turn a paper into a crate
 #
-# One dev profile serves tests and reproductions: dependencies are built at opt-level 3 (burn in
-# a plain debug build is ~50x slower), so nothing is compiled twice.
+# One build serves everything: the dev profile (dependencies at opt-level 3; burn in a plain
+# debug build is ~50x slower) with the wgpu feature (the device is picked at run time, so CPU runs
+# are unchanged). BACKEND=cuda builds with cuda instead, for NVIDIA machines.
 
 PAPER   ?= attention
 SCALE   ?= small
 BACKEND ?= cpu
 SEED    ?= 1
 DATA    ?=
+ONLY    ?=
+JOBS    ?=
 RESUME  ?=
 ID      ?=
 NAME    ?=
 
 CARGO    ?= cargo
-FEATURES := $(if $(filter wgpu,$(BACKEND)),--features wgpu)$(if $(filter cuda,$(BACKEND)),--features cuda)
+FEATURE  := $(if $(filter cuda,$(BACKEND)),cuda,wgpu)
+FEATURES := --features $(FEATURE)
 REPRO    := $(CARGO) run --quiet -p repro-harness $(FEATURES) --
 
-.PHONY: reproduce compare list test test-wgpu check-cuda lint bench track stub results build
+.PHONY: reproduce compare list test test-wgpu lint bench track stub results build
 
 reproduce:
-	$(REPRO) reproduce $(PAPER) --scale $(SCALE) --backend $(BACKEND) --seed $(SEED) $(if $(DATA),--data $(DATA)) $(if $(RESUME),--resume)
+	$(REPRO) reproduce $(PAPER) --scale $(SCALE) --backend $(BACKEND) --seed $(SEED) $(if $(DATA),--data $(DATA)) $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS)) $(if $(RESUME),--resume)
 
 compare:
 	$(REPRO) compare $(PAPER) --scale $(SCALE) --backend $(BACKEND)
@@ -33,27 +37,25 @@ list:
 	$(REPRO) list
 
 build:
-	$(CARGO) build --workspace
+	$(CARGO) build --workspace $(FEATURES)
 
 test:
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --workspace $(FEATURES) --no-fail-fast
 
-# The tiny reproduction on wgpu (Mesa's software Vulkan works), compared with the CPU backend.
+# Only the wgpu-vs-CPU comparison, with its numbers printed (Mesa's software Vulkan works).
 test-wgpu:
-	$(CARGO) test -p repro-suite --features wgpu --test backends -- --nocapture
+	$(CARGO) test -p repro-suite $(FEATURES) --test backends -- --nocapture
 
-# cuda's build script downloads an LLVM bundle; DOCS_RS=1 type-checks without it.
-check-cuda:
-	DOCS_RS=1 $(CARGO) check -p repro-harness --features cuda
-
+# Format, then clippy over every target with the cuda feature, which type-checks the cuda
+# backend as well (its build script downloads an LLVM bundle; DOCS_RS=1 skips that).
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	DOCS_RS=1 $(CARGO) clippy --workspace --all-targets --features cuda -- -D warnings
 
 # Speed targets (training tokens/s, decoding sentences/s) of the small model on the CPU. The dev
 # profile (dependencies at opt-level 3) avoids a second, release build of burn.
 bench:
-	$(CARGO) bench -p repro-attention --bench throughput --profile dev
+	$(CARGO) bench -p repro-attention --features repro-core/$(FEATURE) --bench throughput --profile dev
 
 track:
 	$(REPRO) arxiv track

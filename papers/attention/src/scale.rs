@@ -127,7 +127,7 @@ impl Validate for ScaleConfig {
         check.at_least("model.n_layers", model.n_layers, 1);
         check.in_range("model.dropout", model.dropout, 0.0, 1.0);
         check.that(
-            model.max_len >= data.max_tokens + 1,
+            model.max_len > data.max_tokens,
             "model.max_len",
             format_args!(
                 "= {} must exceed data.max_tokens = {} (BOS + the target)",

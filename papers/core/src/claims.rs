@@ -218,7 +218,10 @@ fn not_converged(metrics: &Metrics, label: &str, metric: &Metric) -> Vec<String>
         .runs
         .iter()
         .filter_map(|key| metrics.trainings.get(key))
-        .filter(|run| !(run.dev_loss_improvement < PLATEAU_THRESHOLD))
+        // NaN (a curve too short to tell) counts as not converged.
+        .filter(|run| {
+            run.dev_loss_improvement.is_nan() || run.dev_loss_improvement >= PLATEAU_THRESHOLD
+        })
         .map(|run| {
             format!(
                 "{label} seed {} ({:+.1} %)",

@@ -208,7 +208,7 @@ pub fn train<M: Module>(
         ));
 
         let started = Instant::now();
-        if step % schedule.eval_every == 0 || step == schedule.steps {
+        if step.is_multiple_of(schedule.eval_every) || step == schedule.steps {
             state.train_loss.push((
                 step as f64,
                 state.interval_loss / state.interval_steps.max(1) as f64,
@@ -220,7 +220,7 @@ pub fn train<M: Module>(
         }
         state.eval_seconds += started.elapsed().as_secs_f64();
         if let Some(plan) = &checkpoints
-            && (step % schedule.checkpoint_every == 0 || step == schedule.steps)
+            && (step.is_multiple_of(schedule.checkpoint_every) || step == schedule.steps)
         {
             let started = Instant::now();
             save(plan, step, &model, &optimizer, &state)?;

@@ -165,9 +165,13 @@ fn bleu_adds_the_sentence_level_uncertainty_of_a_paired_bootstrap() {
     let mut m = metrics(&[0.0; 3], &[0.0; 3], "BLEU");
     let config = BleuConfig::default();
     for (name, right) in [("a", 20), ("b", 17)] {
-        let score = crate::metrics::bleu::corpus_bleu(&hyps(right), &[references.clone()], &config)
-            .unwrap()
-            .score;
+        let score = crate::metrics::bleu::corpus_bleu(
+            &hyps(right),
+            std::slice::from_ref(&references),
+            &config,
+        )
+        .unwrap()
+        .score;
         let metric = m.values.get_mut(&format!("x.{name}")).unwrap();
         metric.values = vec![score, score + 0.01, score - 0.01];
         metric.scored_on = Some("dev".into());

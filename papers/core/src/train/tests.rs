@@ -118,8 +118,11 @@ fn run(
     )
 }
 
-/// What must be equal between an uninterrupted and a resumed run.
-fn numbers(trained: &Trained<Regressor>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>, u64, Vec<f32>) {
+/// Curves (train, dev), tokens and weights: what must be equal between an uninterrupted and a
+/// resumed run.
+type Numbers = (Vec<(f64, f64)>, Vec<(f64, f64)>, u64, Vec<f32>);
+
+fn numbers(trained: &Trained<Regressor>) -> Numbers {
     let weights = trained
         .model
         .linear
