@@ -8,6 +8,7 @@ pub fn papers() -> Vec<Box<dyn Paper>> {
     vec![
         // papers (kept sorted; `repro arxiv stub` inserts here)
         repro_attention::paper(),
+        repro_bert::paper(),
     ]
 }
 

@@ -196,16 +196,17 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         written.len(),
         args.results.join(info.id).display()
     );
-    if let Some(first) = report.trainings.first() {
+    // The last training is the one an application serves (BERT's fine-tunings come last).
+    if let Some(last) = report.trainings.last() {
         let _ = writeln!(
             err,
-            "checkpoints of the {} trainings are in {} (`repro checkpoints {}` lists them; \
-             e.g. `repro translate --checkpoint {}`)",
+            "checkpoints of the {} trainings are in {} (`repro checkpoints {}` lists them; a run \
+             directory such as {} serves `repro translate` or `repro classify --checkpoint DIR`)",
             report.trainings.len(),
             checkpoint_dir.display(),
             info.id,
             checkpoint_dir
-                .join(format!("{}-seed{}", first.label, first.seed))
+                .join(format!("{}-seed{}", last.label, last.seed))
                 .display()
         );
     }

@@ -1,7 +1,7 @@
 //! Data: the offline parallel corpus, its leak-free splits, the joint BPE vocabulary, and batches.
 //!
 //! The offline default is the public-domain English→Spanish Bible (King James Version 1769 /
-//! Reina-Valera 1909, verse-aligned; provenance in `data/README.md`), embedded in the crate so a
+//! Reina-Valera 1909, verse-aligned; provenance in `papers/core/data/README.md`), embedded in `repro_core` so a
 //! reproduction needs no network. Verses are split by a hash of their reference (`GEN.1.1`), so no
 //! verse is in two splits and the split does not depend on the corpus order; dev and test verses
 //! whose English or Spanish side (normalised) also occurs in training are removed, because the
@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::scale::DataConfig;
 
 /// The embedded corpus: `ref<TAB>english<TAB>spanish` per line, gzip-compressed.
-pub const BIBLE_EN_ES_GZ: &[u8] = include_bytes!("../data/bible-en-es.tsv.gz");
+pub use repro_core::data::corpora::BIBLE_EN_ES_GZ;
 
 /// Reserved token ids, identical in every vocabulary this crate trains.
 pub const PAD: u32 = 0;

@@ -26,3 +26,21 @@ pub trait Translator {
     /// One line about the model: paper, run, step, dev metric.
     fn describe(&self) -> String;
 }
+
+/// One prediction of a classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// The most probable label's name.
+    pub label: String,
+    /// Its probability.
+    pub probability: f64,
+}
+
+/// A trained text classifier (single sentences, or pairs given as `first<TAB>second`).
+pub trait Classifier {
+    /// The label of each of `texts` with its probability.
+    fn classify(&self, texts: &[String]) -> anyhow::Result<Vec<Prediction>>;
+
+    /// One line about the model: paper, task, run, step, dev accuracy.
+    fn describe(&self) -> String;
+}

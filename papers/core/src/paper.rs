@@ -10,7 +10,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use crate::apps::Translator;
+use crate::apps::{Classifier, Translator};
 use crate::checkpoint::StoredIdentity;
 use crate::claims::Claim;
 use crate::published::Published;
@@ -99,6 +99,20 @@ pub trait Paper: Send + Sync {
     ) -> anyhow::Result<Box<dyn Translator>> {
         anyhow::bail!(
             "the checkpoint is of `{}` (run `{}`), which has no translation model",
+            identity.identity.paper,
+            identity.identity.label
+        )
+    }
+
+    /// A classifier from the fine-tuning checkpoint in `step_dir`, for `repro classify`.
+    fn classifier(
+        &self,
+        _step_dir: &Path,
+        identity: &StoredIdentity,
+        _device: &Device,
+    ) -> anyhow::Result<Box<dyn Classifier>> {
+        anyhow::bail!(
+            "the checkpoint is of `{}` (run `{}`), which has no classifier",
             identity.identity.paper,
             identity.identity.label
         )

@@ -2,9 +2,10 @@
 //! tokenizers.
 //!
 //! Paper crates describe their canonical datasets as lists of pinned [`RemoteFile`]s and obtain
-//! local paths with [`fetch`]; offline defaults live in the paper crates themselves.
+//! local paths with [`fetch`]; the offline corpora several papers read are embedded once, in [`corpora`].
 
 pub mod batch;
+pub mod corpora;
 pub mod download;
 pub mod split;
 pub mod tokenizer;

@@ -1,8 +1,12 @@
 //! Tokenizers trained with Hugging Face `tokenizers` on a run's training split, saved beside its
 //! checkpoints (the library's own JSON format), with reserved special ids checked.
 
+use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
+use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::normalizers::unicode::NFC;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::pre_tokenizers::metaspace::Metaspace;
 use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{AddedToken, TokenizerBuilder, TokenizerImpl};
@@ -61,11 +65,74 @@ impl Tokenizer {
         Ok(trained)
     }
 
-    /// Reads a tokenizer saved with [`Tokenizer::to_json`] (or any `tokenizer.json`).
+    /// An uncased WordPiece vocabulary of `vocab_size` pieces trained on `texts`, as BERT's
+    /// (§3: "WordPiece embeddings … with a 30,000 token vocabulary"): BERT's normaliser
+    /// (lowercase, accents stripped, control characters removed), BERT's pre-tokeniser (whitespace
+    /// and punctuation), `##` continuation pieces. `special[i]` gets id `i`.
+    pub fn train_wordpiece<'a>(
+        texts: impl Iterator<Item = &'a str> + Send,
+        vocab_size: usize,
+        special: &[&str],
+    ) -> anyhow::Result<Self> {
+        let tokens: Vec<AddedToken> = special
+            .iter()
+            .map(|token| AddedToken::from(*token, true))
+            .collect();
+        let mut trainer = WordPieceTrainer::builder()
+            .vocab_size(vocab_size)
+            .min_frequency(2)
+            .show_progress(false)
+            .special_tokens(tokens)
+            .build();
+        let mut tokenizer: TokenizerImpl<
+            WordPiece,
+            BertNormalizer,
+            BertPreTokenizer,
+            PostProcessorWrapper,
+            WordPieceDecoder,
+        > = TokenizerBuilder::new()
+            .with_model(WordPiece::default())
+            .with_normalizer(Some(BertNormalizer::new(true, true, None, true)))
+            .with_pre_tokenizer(Some(BertPreTokenizer))
+            .with_post_processor(None)
+            .with_decoder(Some(WordPieceDecoder::default()))
+            .build()
+            .map_err(|e| error("building the WordPiece tokenizer", e))?;
+        tokenizer
+            .train(&mut trainer, texts)
+            .map_err(|e| error("training WordPiece", e))?;
+        let trained = Self {
+            inner: tokenizers::Tokenizer::from(tokenizer),
+        };
+        trained.ensure_reserved(special)?;
+        Ok(trained)
+    }
+
+    /// Reads a tokenizer saved with [`Tokenizer::to_json`] (or any `tokenizer.json`). Padding
+    /// and truncation stored in the file are switched off: callers pad and truncate themselves.
     pub fn from_json(json: &str) -> anyhow::Result<Self> {
-        let inner = json
+        let mut inner = json
             .parse::<tokenizers::Tokenizer>()
             .map_err(|e| error("reading tokenizer.json", e))?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| error("switching truncation off", e))?;
+        Ok(Self { inner })
+    }
+
+    /// A BERT WordPiece tokenizer from a `vocab.txt` (one piece per line, ids by line), with
+    /// BERT's uncased normaliser and pre-tokeniser, for checkpoints that ship no
+    /// `tokenizer.json`.
+    pub fn from_bert_vocab(path: &std::path::Path) -> anyhow::Result<Self> {
+        let file = path.to_string_lossy().to_string();
+        let model = WordPiece::from_file(&file)
+            .build()
+            .map_err(|e| error(&format!("reading {file}"), e))?;
+        let mut inner = tokenizers::Tokenizer::new(model);
+        inner.with_normalizer(Some(BertNormalizer::new(true, true, None, true)));
+        inner.with_pre_tokenizer(Some(BertPreTokenizer));
+        inner.with_decoder(Some(WordPieceDecoder::default()));
         Ok(Self { inner })
     }
 
@@ -142,5 +209,34 @@ mod tests {
         assert_eq!(again.vocab_size(), tokenizer.vocab_size());
         assert!(tokenizer.ensure_reserved(&["</s>"]).is_err());
         assert!(Tokenizer::from_json("{not json").is_err());
+    }
+
+    #[test]
+    fn wordpiece_is_uncased_splits_words_into_pieces_and_round_trips() {
+        let special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+        let texts: Vec<String> = (0..20)
+            .flat_map(|_| TEXT.iter().map(|t| t.to_string()))
+            .collect();
+        let tokenizer =
+            Tokenizer::train_wordpiece(texts.iter().map(String::as_str), 200, &special).unwrap();
+        assert_eq!(tokenizer.token_to_id("[MASK]"), Some(4));
+        // Uncased: case does not change the ids.
+        assert_eq!(
+            tokenizer.encode("AND GOD SAW").unwrap(),
+            tokenizer.encode("and god saw").unwrap()
+        );
+        let ids = tokenizer.encode(TEXT[3]).unwrap();
+        assert_eq!(
+            tokenizer.decode(&ids).unwrap(),
+            "and god saw the light, that it was good."
+        );
+        // A word never seen whole is spelled in `##` pieces, not mapped to [UNK].
+        let ids = tokenizer.encode("lightearth").unwrap();
+        assert!(ids.len() > 1 && !ids.contains(&1), "{ids:?}");
+        let again = Tokenizer::from_json(&tokenizer.to_json().unwrap()).unwrap();
+        assert_eq!(
+            again.encode(TEXT[0]).unwrap(),
+            tokenizer.encode(TEXT[0]).unwrap()
+        );
     }
 }

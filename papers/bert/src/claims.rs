@@ -1,0 +1,153 @@
+//! The paper's headline claims, each a computed predicate over the reproduced metrics, judged by
+//! the suite's rules (`repro_core::claims`: a one-sided test at α = 0.05 over seeds — Welch's
+//! interval of the difference of means — with plateaued pre-training required of every compared
+//! pre-trained model).
+//!
+//! Each seed is a whole pipeline (pre-training, then fine-tuning with the learning rate chosen on
+//! dev), so the spread over seeds holds both sources of variance. Accuracies are in per cent;
+//! perplexity claims compare the held-out masked-LM loss in nats (log perplexity).
+
+use repro_core::claims::{Claim, arm, higher, increasing};
+
+/// All claims, in the paper's order.
+pub fn claims() -> Vec<Claim> {
+    vec![
+        Claim {
+            id: "pretraining_beats_scratch_on_sentences",
+            statement: "Pre-training then fine-tuning beats training the same architecture from scratch on a single-sentence task",
+            source: "§1, §5; Cramming (Geiping & Goldstein 2022): SST-2 91.9 pre-trained vs 79.9 from scratch",
+            evaluate: |m| {
+                higher(
+                    m,
+                    arm(
+                        "pre-trained",
+                        "pretraining_vs_scratch.mlm_nsp.movie_reviews.test_accuracy",
+                    ),
+                    arm(
+                        "from scratch",
+                        "pretraining_vs_scratch.scratch.movie_reviews.test_accuracy",
+                    ),
+                )
+            },
+        },
+        Claim {
+            id: "pretraining_beats_scratch_on_pairs",
+            statement: "Pre-training then fine-tuning beats training from scratch on a sentence-pair task",
+            source: "§1, §5; Cramming: GLUE 80.9 pre-trained vs 45.5 from scratch",
+            evaluate: |m| {
+                higher(
+                    m,
+                    arm(
+                        "pre-trained",
+                        "pretraining_vs_scratch.mlm_nsp.verse_paraphrase.test_accuracy",
+                    ),
+                    arm(
+                        "from scratch",
+                        "pretraining_vs_scratch.scratch.verse_paraphrase.test_accuracy",
+                    ),
+                )
+            },
+        },
+        Claim {
+            id: "nsp_helps_sentence_pairs",
+            statement: "Removing NSP hurts performance on sentence-pair tasks (MNLI, QNLI)",
+            source: "§5.1, Table 5",
+            evaluate: |m| {
+                higher(
+                    m,
+                    arm(
+                        "MLM + NSP",
+                        "pretraining_tasks.mlm_nsp.verse_paraphrase.dev_accuracy",
+                    ),
+                    arm(
+                        "No NSP",
+                        "pretraining_tasks.no_nsp.verse_paraphrase.dev_accuracy",
+                    ),
+                )
+            },
+        },
+        Claim {
+            id: "mlm_beats_left_to_right_on_pairs",
+            statement: "The left-to-right model performs worse than the MLM model, with large drops on MRPC",
+            source: "§5.1, Table 5",
+            evaluate: |m| {
+                higher(
+                    m,
+                    arm(
+                        "No NSP (MLM)",
+                        "pretraining_tasks.no_nsp.verse_paraphrase.dev_accuracy",
+                    ),
+                    arm(
+                        "LTR & No NSP",
+                        "pretraining_tasks.ltr_no_nsp.verse_paraphrase.dev_accuracy",
+                    ),
+                )
+            },
+        },
+        Claim {
+            id: "mlm_beats_left_to_right_on_sentences",
+            statement: "The left-to-right model performs worse than the MLM model on all tasks (SST-2 92.6 vs 92.1)",
+            source: "§5.1, Table 5",
+            evaluate: |m| {
+                higher(
+                    m,
+                    arm(
+                        "No NSP (MLM)",
+                        "pretraining_tasks.no_nsp.movie_reviews.dev_accuracy",
+                    ),
+                    arm(
+                        "LTR & No NSP",
+                        "pretraining_tasks.ltr_no_nsp.movie_reviews.dev_accuracy",
+                    ),
+                )
+            },
+        },
+        Claim {
+            id: "larger_models_have_lower_mlm_perplexity",
+            statement: "Larger models have lower held-out masked-LM perplexity",
+            source: "§5.2, Table 6 (LM ppl column)",
+            evaluate: |m| size_series(m, "mlm_nll", true),
+        },
+        Claim {
+            id: "larger_models_fine_tune_better",
+            statement: "Larger models lead to a strict accuracy improvement, even on a small dataset (MRPC: 3,600 examples)",
+            source: "§5.2, Table 6",
+            evaluate: |m| size_series(m, "verse_paraphrase.dev_accuracy", false),
+        },
+    ]
+}
+
+/// The `model_size` arms in the order the run lists them (smallest first), read from the
+/// metric keys, so the claim follows the scale's sizes.
+fn size_series(
+    m: &repro_core::run::Metrics,
+    metric: &str,
+    lower_is_better: bool,
+) -> anyhow::Result<repro_core::claims::ClaimOutcome> {
+    let suffix = format!(".{}", metric);
+    let mut sizes: Vec<(usize, String)> = m
+        .values
+        .keys()
+        .filter_map(|key| key.strip_prefix("model_size."))
+        .filter_map(|key| key.strip_suffix(".non_embedding_parameters"))
+        .map(|size| {
+            let parameters = m
+                .get(&format!("model_size.{size}.non_embedding_parameters"))
+                .map_or(0.0, |metric| metric.mean()) as usize;
+            (parameters, size.to_string())
+        })
+        .collect();
+    sizes.sort();
+    anyhow::ensure!(sizes.len() >= 2, "model_size has fewer than two sizes");
+    let arms: Vec<_> = sizes
+        .iter()
+        .map(|(_, size)| arm(size.clone(), format!("model_size.{size}{suffix}")))
+        .collect();
+    if lower_is_better {
+        // Lower loss with size: the loss rises from the largest model to the smallest.
+        let reversed: Vec<_> = arms.into_iter().rev().collect();
+        increasing(m, &reversed)
+    } else {
+        increasing(m, &arms)
+    }
+}

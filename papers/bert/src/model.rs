@@ -1,0 +1,602 @@
+//! BERT (Devlin et al., 2018), §3 and Appendix A, in burn.
+//!
+//! Read it next to the paper: the input representation (§3, Figure 2: token + segment + learned
+//! position embeddings, then LayerNorm), the post-LN Transformer encoder of Vaswani et al. with
+//! GELU (§3 "Model Architecture", citing the Transformer; Appendix A.2 for GELU), the pooler on
+//! [CLS], and the pre-training heads (§3.1): the masked-LM head (a transform with GELU and
+//! LayerNorm, then the input embedding matrix transposed plus a bias) and the next-sentence head
+//! on the pooled [CLS] vector. Field names follow Google's and Hugging Face's checkpoints, so that
+//! [`crate::hf`] maps a downloaded BERT onto this model name for name.
+//!
+//! One addition: `causal` attention, for the paper's "LTR & No NSP" ablation (Table 5), a
+//! left-to-right model of the same architecture ("the left-only constraint was also applied at
+//! fine-tuning").
+//!
+//! Shapes: `B` batch, `T` sequence length, `H` hidden size, `h` heads, `d = H / h`, `V` vocabulary.
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
+use burn::tensor::activation::{gelu, softmax, tanh};
+use burn::tensor::{Bool, Device, Int, Tensor};
+use repro_core::data::batch::{causal_mask, padding_mask};
+use repro_core::determinism::Dropout;
+use serde::{Deserialize, Serialize};
+
+/// Hyperparameters, named as in Hugging Face's `config.json` (so a downloaded `config.json`
+/// parses into it); the paper's symbols in brackets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BertConfig {
+    /// WordPiece vocabulary size (BERT: 30,522).
+    pub vocab_size: usize,
+    /// Hidden size [H] (BERT-base: 768).
+    pub hidden_size: usize,
+    /// Encoder layers [L] (BERT-base: 12).
+    pub num_hidden_layers: usize,
+    /// Attention heads [A] (BERT-base: 12).
+    pub num_attention_heads: usize,
+    /// Feed-forward inner size [4H] (BERT-base: 3072).
+    pub intermediate_size: usize,
+    /// Longest input (BERT: 512).
+    pub max_position_embeddings: usize,
+    /// Segment embeddings: A and B (BERT: 2).
+    #[serde(default = "two")]
+    pub type_vocab_size: usize,
+    /// Dropout on every sub-layer output and on the embeddings (BERT: 0.1).
+    #[serde(default = "point_one")]
+    pub hidden_dropout_prob: f64,
+    /// Dropout on the attention weights (BERT: 0.1).
+    #[serde(default = "point_one")]
+    pub attention_probs_dropout_prob: f64,
+    /// LayerNorm epsilon (BERT: 1e-12).
+    #[serde(default = "layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    /// Id of [PAD], never attended to.
+    #[serde(default)]
+    pub pad_token_id: usize,
+    /// The activation (`gelu`, the erf form; the only one this model implements).
+    #[serde(default = "gelu_name")]
+    pub hidden_act: String,
+    /// Left-to-right attention (the LTR ablation of Table 5); BERT itself is bidirectional.
+    #[serde(default)]
+    pub causal: bool,
+}
+
+fn two() -> usize {
+    2
+}
+fn point_one() -> f64 {
+    0.1
+}
+fn layer_norm_eps() -> f64 {
+    1e-12
+}
+fn gelu_name() -> String {
+    "gelu".to_string()
+}
+
+impl BertConfig {
+    /// A configuration of `L` layers of width `H` with `A` heads, `4H` feed-forward, as Table 6
+    /// varies them; dropout 0.1 as the paper.
+    pub fn sized(
+        vocab_size: usize,
+        layers: usize,
+        hidden: usize,
+        heads: usize,
+        max_len: usize,
+    ) -> Self {
+        Self {
+            vocab_size,
+            hidden_size: hidden,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            intermediate_size: 4 * hidden,
+            max_position_embeddings: max_len,
+            type_vocab_size: 2,
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            layer_norm_eps: 1e-12,
+            pad_token_id: 0,
+            hidden_act: gelu_name(),
+            causal: false,
+        }
+    }
+
+    /// Checks what the forward pass relies on, naming the field.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.vocab_size > 0, "vocab_size must be positive");
+        anyhow::ensure!(
+            self.num_attention_heads > 0
+                && self.hidden_size.is_multiple_of(self.num_attention_heads),
+            "hidden_size ({}) must be a multiple of num_attention_heads ({})",
+            self.hidden_size,
+            self.num_attention_heads
+        );
+        anyhow::ensure!(
+            self.num_hidden_layers > 0,
+            "num_hidden_layers must be positive"
+        );
+        anyhow::ensure!(
+            self.max_position_embeddings >= 2,
+            "max_position_embeddings must be at least 2"
+        );
+        anyhow::ensure!(
+            self.hidden_act == "gelu",
+            "hidden_act `{}` is not implemented (only `gelu`, BERT's erf form)",
+            self.hidden_act
+        );
+        Ok(())
+    }
+
+    /// Parameters outside the embeddings (what Table 6 and scaling laws count).
+    pub fn non_embedding_parameters(&self) -> usize {
+        let h = self.hidden_size;
+        let i = self.intermediate_size;
+        let layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
+        self.num_hidden_layers * layer
+    }
+
+    /// Builds the encoder on `device` (use [`repro_core::determinism::init_on_cpu`] for seeded weights).
+    pub fn init(&self, device: &Device) -> Bert {
+        Bert {
+            embeddings: Embeddings {
+                word_embeddings: embedding(self.vocab_size, self.hidden_size, device),
+                position_embeddings: embedding(
+                    self.max_position_embeddings,
+                    self.hidden_size,
+                    device,
+                ),
+                token_type_embeddings: embedding(self.type_vocab_size, self.hidden_size, device),
+                layer_norm: layer_norm(self, device),
+                dropout: Dropout::new(self.hidden_dropout_prob),
+            },
+            layers: (0..self.num_hidden_layers)
+                .map(|_| EncoderLayer::new(self, device))
+                .collect(),
+            pooler: linear(self.hidden_size, self.hidden_size, device),
+            pad_id: self.pad_token_id,
+            causal: self.causal,
+        }
+    }
+}
+
+/// BERT initialises every weight from N(0, 0.02²) (`initializer_range`), biases at zero.
+const INIT_STD: f64 = 0.02;
+
+fn linear(d_input: usize, d_output: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_input, d_output)
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: INIT_STD,
+        })
+        .init(device)
+        .no_bias_init(device)
+}
+
+/// Zeroes a fresh linear layer's bias (burn draws it from the initializer).
+trait ZeroBias {
+    fn no_bias_init(self, device: &Device) -> Self;
+}
+
+impl ZeroBias for Linear {
+    fn no_bias_init(mut self, device: &Device) -> Self {
+        if let Some(bias) = &self.bias {
+            let [d_output] = bias.val().dims();
+            self.bias = Some(Param::from_tensor(Tensor::zeros([d_output], device)));
+        }
+        self
+    }
+}
+
+fn embedding(count: usize, width: usize, device: &Device) -> Embedding {
+    EmbeddingConfig::new(count, width)
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: INIT_STD,
+        })
+        .init(device)
+}
+
+fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(config.hidden_size)
+        .with_epsilon(config.layer_norm_eps)
+        .init(device)
+}
+
+/// A large negative score: exactly zero weight after the softmax, without the NaN a fully
+/// masked row of `-inf` would give.
+const MASKED_SCORE: f32 = -1.0e9;
+
+/// The input representation (§3, Figure 2): token + segment + position embeddings, LayerNorm,
+/// dropout.
+#[derive(Module, Debug)]
+pub struct Embeddings {
+    /// WordPiece embeddings (V, H), also the masked-LM output matrix.
+    pub word_embeddings: Embedding,
+    /// Learned absolute positions (max_len, H).
+    pub position_embeddings: Embedding,
+    /// Segment A / B (2, H).
+    pub token_type_embeddings: Embedding,
+    /// LayerNorm over the sum.
+    pub layer_norm: LayerNorm,
+    dropout: Dropout,
+}
+
+impl Embeddings {
+    fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [_, length] = input_ids.dims();
+        let positions = self.position_embeddings.weight.val();
+        let [max_len, hidden] = positions.dims();
+        assert!(
+            length <= max_len,
+            "input of {length} tokens exceeds max_position_embeddings {max_len}"
+        );
+        let positions = positions.slice([0..length, 0..hidden]).unsqueeze::<3>();
+        let summed = self.word_embeddings.forward(input_ids)
+            + self.token_type_embeddings.forward(token_type_ids)
+            + positions;
+        self.dropout.forward(self.layer_norm.forward(summed))
+    }
+}
+
+/// Multi-head self-attention with its output projection and residual LayerNorm
+/// (`LayerNorm(x + Dropout(MultiHead(x) W^O))`, the Transformer's sub-layer 1).
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    /// W^Q (H, H).
+    pub query: Linear,
+    /// W^K (H, H).
+    pub key: Linear,
+    /// W^V (H, H).
+    pub value: Linear,
+    /// W^O (H, H).
+    pub output: Linear,
+    /// The residual LayerNorm.
+    pub output_norm: LayerNorm,
+    dropout: Dropout,
+    attention_dropout: Dropout,
+    n_heads: usize,
+}
+
+impl SelfAttention {
+    fn heads(&self, x: Tensor<3>) -> Tensor<4> {
+        let [batch, length, hidden] = x.dims();
+        x.reshape([batch, length, self.n_heads, hidden / self.n_heads])
+            .swap_dims(1, 2)
+    }
+
+    /// `mask` (B, 1 or T, T) is true where a query may not look.
+    fn forward(&self, x: Tensor<3>, mask: Tensor<3, Bool>) -> Tensor<3> {
+        let [batch, length, hidden] = x.dims();
+        let d_head = hidden / self.n_heads;
+        let query = self.heads(self.query.forward(x.clone()));
+        let key = self.heads(self.key.forward(x.clone()));
+        let value = self.heads(self.value.forward(x.clone()));
+        let scores = query.matmul(key.swap_dims(2, 3)) / (d_head as f64).sqrt(); // (B, h, T, T)
+        let [_, rows, keys] = mask.dims();
+        let mask = mask.reshape([batch, 1, rows, keys]);
+        let mask = if rows == length {
+            mask
+        } else {
+            mask.expand([batch, 1, length, keys])
+        };
+        let weights = self
+            .attention_dropout
+            .forward(softmax(scores.mask_fill(mask, MASKED_SCORE), 3));
+        let context = weights
+            .matmul(value)
+            .swap_dims(1, 2)
+            .reshape([batch, length, hidden]);
+        let attended = self.dropout.forward(self.output.forward(context));
+        self.output_norm.forward(x + attended)
+    }
+}
+
+/// The position-wise feed-forward sub-layer with GELU (Appendix A.2) and its residual LayerNorm.
+#[derive(Module, Debug)]
+pub struct FeedForward {
+    /// H → 4H.
+    pub intermediate: Linear,
+    /// 4H → H.
+    pub output: Linear,
+    /// The residual LayerNorm.
+    pub output_norm: LayerNorm,
+    dropout: Dropout,
+}
+
+impl FeedForward {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let fed = self
+            .output
+            .forward(gelu(self.intermediate.forward(x.clone())));
+        self.output_norm.forward(x + self.dropout.forward(fed))
+    }
+}
+
+/// One encoder layer: self-attention, then feed-forward, each post-LN.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    /// Sub-layer 1.
+    pub attention: SelfAttention,
+    /// Sub-layer 2.
+    pub feed_forward: FeedForward,
+}
+
+impl EncoderLayer {
+    fn new(config: &BertConfig, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            attention: SelfAttention {
+                query: linear(h, h, device),
+                key: linear(h, h, device),
+                value: linear(h, h, device),
+                output: linear(h, h, device),
+                output_norm: layer_norm(config, device),
+                dropout: Dropout::new(config.hidden_dropout_prob),
+                attention_dropout: Dropout::new(config.attention_probs_dropout_prob),
+                n_heads: config.num_attention_heads,
+            },
+            feed_forward: FeedForward {
+                intermediate: linear(h, config.intermediate_size, device),
+                output: linear(config.intermediate_size, h, device),
+                output_norm: layer_norm(config, device),
+                dropout: Dropout::new(config.hidden_dropout_prob),
+            },
+        }
+    }
+}
+
+/// The encoder: embeddings, L layers, and the pooler on [CLS].
+#[derive(Module, Debug)]
+pub struct Bert {
+    /// Input representation.
+    pub embeddings: Embeddings,
+    /// The L encoder layers.
+    pub layers: Vec<EncoderLayer>,
+    /// `tanh(W h + b)` on the pooled position (BERT's `pooler.dense`).
+    pub pooler: Linear,
+    pad_id: usize,
+    causal: bool,
+}
+
+impl Bert {
+    /// Final hidden states (B, T, H) of token ids and segment ids (both (B, T)).
+    pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [batch, length] = input_ids.dims();
+        let mut mask = padding_mask(&input_ids, self.pad_id); // (B, 1, T)
+        if self.causal {
+            mask = causal_mask(batch, length, &input_ids.device())
+                .bool_or(mask.expand([batch, length, length]));
+        }
+        let mut x = self.embeddings.forward(input_ids, token_type_ids);
+        for layer in &self.layers {
+            x = layer
+                .feed_forward
+                .forward(layer.attention.forward(x, mask.clone()));
+        }
+        x
+    }
+
+    /// The pooled vector `tanh(W h_p + b)` of position `positions[b]` of each row (B, H): [CLS]
+    /// (position 0) for the bidirectional model, the last real token for a left-to-right one,
+    /// which alone has seen the whole input.
+    pub fn pool(&self, hidden: Tensor<3>, positions: Tensor<1, Int>) -> Tensor<2> {
+        let [batch, length, width] = hidden.dims();
+        let device = hidden.device();
+        let rows = Tensor::<1, Int>::arange(0..batch as i64, &device) * length as i64 + positions;
+        let picked = hidden.reshape([batch * length, width]).select(0, rows);
+        tanh(self.pooler.forward(picked))
+    }
+
+    /// Whether attention is left-to-right.
+    pub fn causal(&self) -> bool {
+        self.causal
+    }
+
+    /// Id of [PAD].
+    pub fn pad_id(&self) -> usize {
+        self.pad_id
+    }
+}
+
+/// The masked-LM head (§3.1 Task #1): `LayerNorm(GELU(W h + b))`, then the input embedding matrix
+/// transposed plus an output bias.
+#[derive(Module, Debug)]
+pub struct MaskedLmHead {
+    /// `cls.predictions.transform.dense`.
+    pub transform: Linear,
+    /// `cls.predictions.transform.LayerNorm`.
+    pub transform_norm: LayerNorm,
+    /// `cls.predictions.bias` (V).
+    pub bias: Param<Tensor<1>>,
+}
+
+impl MaskedLmHead {
+    /// Logits (N, V) of hidden states (N, H), with the tied `word_embeddings` (V, H).
+    pub fn forward(&self, hidden: Tensor<2>, word_embeddings: Tensor<2>) -> Tensor<2> {
+        let transformed = self
+            .transform_norm
+            .forward(gelu(self.transform.forward(hidden)));
+        transformed.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze::<2>()
+    }
+}
+
+/// BERT with its two pre-training heads (§3.1).
+#[derive(Module, Debug)]
+pub struct BertForPreTraining {
+    /// The encoder.
+    pub bert: Bert,
+    /// Task #1, masked LM (also the LTR model's next-token head).
+    pub mlm: MaskedLmHead,
+    /// Task #2, next sentence prediction: IsNext / NotNext from the pooled [CLS] (`C` in Figure 1).
+    pub nsp: Linear,
+}
+
+impl BertConfig {
+    /// The encoder with both pre-training heads.
+    pub fn init_pretraining(&self, device: &Device) -> BertForPreTraining {
+        BertForPreTraining {
+            bert: self.init(device),
+            mlm: MaskedLmHead {
+                transform: linear(self.hidden_size, self.hidden_size, device),
+                transform_norm: layer_norm(self, device),
+                bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
+            },
+            nsp: linear(self.hidden_size, 2, device),
+        }
+    }
+
+    /// The encoder with a fresh classification layer of `labels` outputs (§4).
+    pub fn init_classifier(&self, labels: usize, device: &Device) -> BertClassifier {
+        BertClassifier {
+            bert: self.init(device),
+            dropout: Dropout::new(self.hidden_dropout_prob),
+            classifier: linear(self.hidden_size, labels, device),
+        }
+    }
+}
+
+impl BertForPreTraining {
+    /// Masked-LM logits (N, V) at the flattened positions `rows` (indices into B·T) of `hidden`.
+    pub fn mlm_logits(&self, hidden: Tensor<3>, rows: Tensor<1, Int>) -> Tensor<2> {
+        let [batch, length, width] = hidden.dims();
+        let picked = hidden.reshape([batch * length, width]).select(0, rows);
+        self.mlm
+            .forward(picked, self.bert.embeddings.word_embeddings.weight.val())
+    }
+
+    /// Next-sentence logits (B, 2) from the pooled [CLS] vector.
+    pub fn nsp_logits(&self, hidden: Tensor<3>) -> Tensor<2> {
+        let [batch, _, _] = hidden.dims();
+        let device = hidden.device();
+        let cls = Tensor::<1, Int>::zeros([batch], &device);
+        self.nsp.forward(self.bert.pool(hidden, cls))
+    }
+}
+
+/// Fine-tuning (§4, Figure 4 (a)/(b)): the pooled vector, dropout, one linear layer over the
+/// labels; every weight is trained.
+#[derive(Module, Debug)]
+pub struct BertClassifier {
+    /// The (pre-trained or freshly initialised) encoder.
+    pub bert: Bert,
+    dropout: Dropout,
+    /// `W ∈ R^{K×H}` of §4.1.
+    pub classifier: Linear,
+}
+
+impl BertClassifier {
+    /// Label logits (B, K). `last` (B) holds each row's last real position (used by a
+    /// left-to-right encoder, whose [CLS] has seen nothing).
+    pub fn forward(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Tensor<2, Int>,
+        last: Tensor<1, Int>,
+    ) -> Tensor<2> {
+        let [batch, _] = input_ids.dims();
+        let device = input_ids.device();
+        let positions = if self.bert.causal() {
+            last
+        } else {
+            Tensor::<1, Int>::zeros([batch], &device)
+        };
+        let hidden = self.bert.forward(input_ids, token_type_ids);
+        let pooled = self.bert.pool(hidden, positions);
+        self.classifier.forward(self.dropout.forward(pooled))
+    }
+
+    /// Replaces the encoder with `pretrained`'s weights (fine-tuning starts from them).
+    pub fn with_encoder(mut self, pretrained: &Bert) -> Self {
+        self.bert = self.bert.load_record(pretrained.clone().into_record());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn ids(rows: Vec<Vec<i64>>, device: &Device) -> Tensor<2, Int> {
+        let width = rows[0].len();
+        let count = rows.len();
+        Tensor::from_data(TensorData::new(rows.concat(), [count, width]), device)
+    }
+
+    fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn tiny(causal: bool) -> (Bert, Device) {
+        let device = Device::flex();
+        device.seed(3);
+        let mut config = BertConfig::sized(20, 2, 16, 4, 12);
+        config.causal = causal;
+        (config.init(&device), device)
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5)
+    }
+
+    #[test]
+    fn padding_changes_nothing_for_the_real_tokens() {
+        let (bert, device) = tiny(false);
+        let alone = bert.forward(
+            ids(vec![vec![5, 6, 7]], &device),
+            ids(vec![vec![0, 0, 1]], &device),
+        );
+        let padded = bert.forward(
+            ids(vec![vec![5, 6, 7, 0, 0]], &device),
+            ids(vec![vec![0, 0, 1, 0, 0]], &device),
+        );
+        assert!(close(
+            &values(alone),
+            &values(padded.slice([0..1, 0..3, 0..16]))
+        ));
+    }
+
+    #[test]
+    fn bidirectional_positions_see_the_future_and_causal_ones_do_not() {
+        for causal in [false, true] {
+            let (bert, device) = tiny(causal);
+            let segments = ids(vec![vec![0, 0, 0, 0]], &device);
+            let a = bert.forward(ids(vec![vec![5, 6, 7, 8]], &device), segments.clone());
+            let b = bert.forward(ids(vec![vec![5, 6, 9, 9]], &device), segments);
+            let first_two = |x: Tensor<3>| values(x.slice([0..1, 0..2, 0..16]));
+            assert_eq!(
+                close(&first_two(a), &first_two(b)),
+                causal,
+                "causal = {causal}"
+            );
+        }
+    }
+
+    #[test]
+    fn segment_embeddings_matter() {
+        let (bert, device) = tiny(false);
+        let tokens = ids(vec![vec![5, 6, 7]], &device);
+        let a = bert.forward(tokens.clone(), ids(vec![vec![0, 0, 0]], &device));
+        let b = bert.forward(tokens, ids(vec![vec![0, 1, 1]], &device));
+        assert!(!close(&values(a), &values(b)));
+    }
+
+    #[test]
+    fn the_masked_lm_decoder_is_the_input_embedding_matrix() {
+        let device = Device::flex();
+        let config = BertConfig::sized(20, 1, 16, 2, 8);
+        let model = config.init_pretraining(&device);
+        // Parameters: the heads add a transform, its LayerNorm, a V-sized bias and NSP — no
+        // second V×H matrix.
+        let h = 16;
+        let heads = (h * h + h) + 2 * h + 20 + (2 * h + 2);
+        assert_eq!(model.num_params(), model.bert.num_params() + heads);
+        let embeddings = (20 + 8 + 2) * h + 2 * h;
+        assert_eq!(
+            model.bert.num_params(),
+            embeddings + config.non_embedding_parameters() + h * h + h
+        );
+    }
+}
