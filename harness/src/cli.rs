@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{bleu, checkpoints, compare, list, reproduce, translate};
+use crate::commands::{bleu, checkpoints, classify, compare, embed, list, reproduce, translate};
 
 /// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
 /// trained models, and follow new papers on arXiv.
@@ -26,6 +26,8 @@ Examples:
   repro compare attention                      re-print the stored table, no training
   repro checkpoints                            the trained runs, with their step and dev metric
   repro translate --checkpoint DIR 'In the beginning was the Word.'
+  repro classify --checkpoint DIR 'A gorgeous, witty movie.'   a fine-tuned BERT
+  echo 'A man plays a guitar.' | repro embed --model DIR      sentence embeddings (HF BERT)
   echo 'The cat sat.' | repro bleu ref.txt     sacreBLEU-compatible BLEU
   repro arxiv show 1706.03762 --bibtex         metadata and BibTeX from arXiv";
 
@@ -42,6 +44,10 @@ pub enum Command {
     Checkpoints(checkpoints::CheckpointsArgs),
     /// Translate text with a trained Transformer checkpoint.
     Translate(translate::TranslateArgs),
+    /// Label text with a fine-tuned BERT checkpoint.
+    Classify(classify::ClassifyArgs),
+    /// Sentence embeddings from a Hugging Face BERT checkpoint (JSON lines).
+    Embed(embed::EmbedArgs),
     /// Corpus BLEU exactly as sacreBLEU 2.x scores it by default.
     Bleu(bleu::BleuArgs),
     /// Fetch, search and track arXiv papers; turn one into a paper crate.
@@ -66,6 +72,8 @@ pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
         Command::Compare(args) => compare::run(&args, io.stdout),
         Command::Checkpoints(args) => checkpoints::run(&args, io.stdout),
         Command::Translate(args) => translate::run(&args, io.stdin, io.stdout, io.stderr),
+        Command::Classify(args) => classify::run(&args, io.stdin, io.stdout, io.stderr),
+        Command::Embed(args) => embed::run(&args, io.stdin, io.stdout),
         Command::Bleu(args) => bleu::run(&args, io.stdin, io.stdout),
         Command::Arxiv(args) => repro_arxiv::cli::run(&args, io.stdout, io.stderr),
     }

@@ -2,7 +2,9 @@
 
 pub mod bleu;
 pub mod checkpoints;
+pub mod classify;
 pub mod compare;
+pub mod embed;
 pub mod list;
 pub mod reproduce;
 pub mod translate;

@@ -45,6 +45,10 @@ pub struct ReproduceArgs {
     /// they read.
     #[arg(long, value_delimiter = ',', value_name = "EXPERIMENT")]
     pub only: Vec<String>,
+    /// Read the scales from this TOML file instead of the paper's own scales.toml (same fields;
+    /// every value checked on load).
+    #[arg(long, value_name = "FILE")]
+    pub scales: Option<std::path::PathBuf>,
     /// Trainings run at once [default: one per core]. The numbers do not depend on it.
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
@@ -148,6 +152,14 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
             .jobs
             .map_or_else(RunContext::default_jobs, |jobs| jobs as usize),
         only: args.only.clone(),
+        scales: match &args.scales {
+            Some(path) => Some((
+                path.clone(),
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --scales {}", path.display()))?,
+            )),
+            None => None,
+        },
         progress,
     };
     // Captured now: commits or edits made while it trains are not credited with its numbers.

@@ -29,7 +29,7 @@ use crate::complexity::{self, Timing};
 use crate::data::{self, EncodedPair};
 use crate::decoding::{self, Decoding};
 use crate::model::{PositionalEncoding, Transformer, TransformerConfig};
-use crate::scale::{DataConfig, ScaleConfig, scale_config};
+use crate::scale::{DataConfig, ScaleConfig};
 use crate::training::{self, TrainingConfig, TrainingRun};
 
 /// The experiment table: what `repro list` shows, `--only` selects and the report names.
@@ -145,7 +145,7 @@ impl<'a> Lab<'a> {
     /// Loads, splits and de-duplicates the data and trains the joint BPE vocabulary (phase
     /// "tokenizer").
     pub fn prepare(ctx: &'a RunContext) -> anyhow::Result<Self> {
-        let config = scale_config(ctx.scale)?;
+        let config = crate::scale::scale_config_for(ctx)?;
         let selected = data::select(
             data::load_splits(&ctx.dataset, &config.data, &ctx.cache_dir)?,
             &config.data,

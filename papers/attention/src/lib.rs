@@ -115,7 +115,7 @@ impl Paper for Attention {
             "bleu_scoring".to_string(),
             "corpus BLEU of detokenized output against one reference, as sacreBLEU".to_string(),
         );
-        if let Ok(config) = scale::scale_config(ctx.scale) {
+        if let Ok(config) = scale::scale_config_for(ctx) {
             let decoding = decoding::Decoding::Beam {
                 size: config.beam_size,
                 alpha: 0.6,

@@ -30,9 +30,7 @@ use crate::finetuning::{self, Encoded, FinetuningRun};
 use crate::model::{BertClassifier, BertConfig, BertForPreTraining};
 use crate::pretraining::{self, PretrainingObjective, PretrainingRun};
 use crate::probe;
-use crate::scale::{
-    CorpusConfig, PretrainingConfig, ScaleConfig, SizeConfig, TasksConfig, scale_config,
-};
+use crate::scale::{CorpusConfig, PretrainingConfig, ScaleConfig, SizeConfig, TasksConfig};
 use crate::tasks::{self, Task};
 
 /// The experiment table: what `repro list` shows, `--only` selects and the report names.
@@ -41,25 +39,25 @@ pub fn experiments<'a>() -> Vec<Experiment<Lab<'a>, Planned>> {
         Experiment {
             name: "pretraining",
             reproduces: "§3.1: masked-LM perplexity and next-sentence accuracy of the pre-trained base model on held-out documents",
-            plan: |lab| lab.plan(&[lab.base()]),
+            plan: |lab| lab.plan(&[lab.base()], false),
             measure: pretraining,
         },
         Experiment {
             name: "pretraining_vs_scratch",
             reproduces: "§1, §5 (Cramming's ablation): pre-trained + fine-tuned vs the same architecture fine-tuned from random initialisation",
-            plan: |lab| lab.plan(&[lab.base(), lab.scratch()]),
+            plan: |lab| lab.plan(&[lab.base(), lab.scratch()], true),
             measure: pretraining_vs_scratch,
         },
         Experiment {
             name: "pretraining_tasks",
             reproduces: "Table 5: MLM + NSP vs No NSP vs LTR & No NSP, same data and steps",
-            plan: |lab| lab.plan(&lab.objective_arms()),
+            plan: |lab| lab.plan(&lab.objective_arms(), true),
             measure: pretraining_tasks,
         },
         Experiment {
             name: "model_size",
             reproduces: "Table 6: encoder sizes (#L, #H, #A): held-out MLM perplexity and fine-tuned dev accuracy",
-            plan: |lab| lab.plan(&lab.size_arms()),
+            plan: |lab| lab.plan(&lab.size_arms(), true),
             measure: model_size,
         },
         Experiment {
@@ -126,6 +124,8 @@ pub struct Planned {
     pub arm: Arm,
     /// The seed.
     pub seed: u64,
+    /// Whether the experiment reads its fine-tunings (the pre-training experiment does not).
+    pub finetune: bool,
 }
 
 /// A finished pre-training.
@@ -199,7 +199,7 @@ impl<'a> Lab<'a> {
             ctx.dataset,
             crate::DEFAULT_DATASET
         );
-        let config = scale_config(ctx.scale)?;
+        let config = crate::scale::scale_config_for(ctx)?;
         let phase = ctx.progress.phase("prepare corpus and tasks", 4, "steps");
         let documents = corpus::split_documents(
             corpus::documents()?,
@@ -343,12 +343,13 @@ impl<'a> Lab<'a> {
             .collect()
     }
 
-    fn plan(&self, arms: &[Arm]) -> Vec<Planned> {
+    fn plan(&self, arms: &[Arm], finetune: bool) -> Vec<Planned> {
         arms.iter()
             .flat_map(|arm| {
-                self.seeds.iter().map(|&seed| Planned {
+                self.seeds.iter().map(move |&seed| Planned {
                     arm: arm.clone(),
                     seed,
+                    finetune,
                 })
             })
             .collect()
@@ -455,6 +456,7 @@ impl<'a> Lab<'a> {
             .execute(pretraining, |run, identity| self.pretrain(run, identity))?;
         let finetuning: Vec<Run<FinetuneConfig>> = planned
             .iter()
+            .filter(|p| p.finetune)
             .flat_map(|p| {
                 self.tasks
                     .iter()

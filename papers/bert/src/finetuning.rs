@@ -276,6 +276,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fine_tuning_learns_a_separable_task_from_scratch() {
+        // Label 1 exactly when token 7 occurs: a bag-of-words rule any working classifier learns.
+        let mut rng = fastrand::Rng::with_seed(4);
+        let examples: Vec<Encoded> = (0..256)
+            .map(|i| {
+                let mut words: Vec<u32> = (0..6).map(|_| rng.u32(8..30)).collect();
+                if i % 2 == 1 {
+                    words[rng.usize(..6)] = 7;
+                }
+                let (tokens, segments) = pack(&words, &[]);
+                Encoded {
+                    tokens,
+                    segments,
+                    label: i % 2,
+                }
+            })
+            .collect();
+        let config = BertConfig::sized(30, 1, 16, 2, 16);
+        let device = Device::flex();
+        let trained = finetune(
+            FinetuningRun {
+                name: "separable".to_string(),
+                model: &config,
+                encoder: None,
+                labels: 2,
+                learning_rate: 3e-3,
+                epochs: 8,
+                batch_size: 16,
+                seed: 1,
+                train: &examples,
+                dev: &examples,
+                checkpoints: None,
+            },
+            &device,
+            &Progress::hidden(),
+        )
+        .unwrap();
+        let accuracy = accuracy(&trained.model, &examples, 64, &device);
+        assert!(
+            accuracy > 0.9,
+            "accuracy {accuracy}, dev loss {:?}",
+            trained.state.dev_loss
+        );
+    }
+
+    #[test]
     fn argmax_takes_the_first_of_ties() {
         assert_eq!(argmax(&[0.2, 0.5, 0.5]), 1);
         assert_eq!(argmax(&[0.7, 0.3]), 0);

@@ -111,7 +111,7 @@ impl Paper for BertPaper {
             "fine_tuning".to_string(),
             "all weights, AdamW (weight decay 0.01), warm-up over 10 % of the steps then linear decay; classifier on the pooled [CLS] (the last real token for the left-to-right model); learning rate chosen per seed on dev accuracy; the chosen run scored on test once".to_string(),
         );
-        if let Ok(config) = scale::scale_config(ctx.scale) {
+        if let Ok(config) = scale::scale_config_for(ctx) {
             protocol.insert(
                 "grid".to_string(),
                 format!(

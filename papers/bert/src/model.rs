@@ -165,28 +165,17 @@ impl BertConfig {
 const INIT_STD: f64 = 0.02;
 
 fn linear(d_input: usize, d_output: usize, device: &Device) -> Linear {
-    LinearConfig::new(d_input, d_output)
+    let mut layer = LinearConfig::new(d_input, d_output)
+        .with_bias(false)
         .with_initializer(Initializer::Normal {
             mean: 0.0,
             std: INIT_STD,
         })
-        .init(device)
-        .no_bias_init(device)
-}
-
-/// Zeroes a fresh linear layer's bias (burn draws it from the initializer).
-trait ZeroBias {
-    fn no_bias_init(self, device: &Device) -> Self;
-}
-
-impl ZeroBias for Linear {
-    fn no_bias_init(mut self, device: &Device) -> Self {
-        if let Some(bias) = &self.bias {
-            let [d_output] = bias.val().dims();
-            self.bias = Some(Param::from_tensor(Tensor::zeros([d_output], device)));
-        }
-        self
-    }
+        .init(device);
+    // Zeros, built directly: touching a lazily initialised bias here would draw from the
+    // backend's global generator outside `init_on_cpu`'s lock and perturb a concurrent run.
+    layer.bias = Some(Param::from_tensor(Tensor::zeros([d_output], device)));
+    layer
 }
 
 fn embedding(count: usize, width: usize, device: &Device) -> Embedding {

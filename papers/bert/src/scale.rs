@@ -192,6 +192,14 @@ pub fn scale_config(scale: Scale) -> anyhow::Result<ScaleConfig> {
     scales::load(SCALES_TOML, "papers/bert/scales.toml", scale)
 }
 
+/// The scale of the run `ctx` describes: from its `--scales` file when given.
+pub fn scale_config_for(ctx: &repro_core::RunContext) -> anyhow::Result<ScaleConfig> {
+    match &ctx.scales {
+        Some((path, text)) => scales::load(text, &path.display().to_string(), ctx.scale),
+        None => scale_config(ctx.scale),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,6 +146,9 @@ pub struct RunContext {
     pub jobs: usize,
     /// The experiments to run (`--only`); empty runs them all.
     pub only: Vec<String>,
+    /// A `scales.toml` given with `--scales` (its path and text), read instead of the paper's
+    /// own; the scale's settings are recorded with the results either way.
+    pub scales: Option<(PathBuf, String)>,
     /// Progress bars.
     pub progress: Progress,
 }
@@ -169,6 +172,7 @@ impl RunContext {
             resume: false,
             jobs,
             only: Vec::new(),
+            scales: None,
             progress: Progress::hidden(),
         }
     }

@@ -101,9 +101,32 @@ impl Tokenizer {
         tokenizer
             .train(&mut trainer, texts)
             .map_err(|e| error("training WordPiece", e))?;
-        let trained = Self {
-            inner: tokenizers::Tokenizer::from(tokenizer),
-        };
+        // The trainer numbers its initial alphabet in hash-map order, which changes from run to
+        // run; WordPiece looks pieces up by text, so renumbering them in a fixed order (special
+        // tokens first, then by text) tokenizes identically and makes the ids deterministic.
+        let json = tokenizers::Tokenizer::from(tokenizer)
+            .to_string(false)
+            .map_err(|e| error("serialising the WordPiece tokenizer", e))?;
+        let mut value: serde_json::Value = serde_json::from_str(&json)?;
+        let vocab = value["model"]["vocab"]
+            .as_object()
+            .ok_or_else(|| anyhow::anyhow!("the trained WordPiece tokenizer has no vocabulary"))?;
+        let mut pieces: Vec<String> = vocab.keys().cloned().collect();
+        pieces.sort_by_key(|piece| {
+            let special = special
+                .iter()
+                .position(|s| s == piece)
+                .unwrap_or(special.len());
+            (special, piece.clone())
+        });
+        value["model"]["vocab"] = serde_json::Value::Object(
+            pieces
+                .into_iter()
+                .enumerate()
+                .map(|(id, piece)| (piece, serde_json::Value::from(id)))
+                .collect(),
+        );
+        let trained = Self::from_json(&value.to_string())?;
         trained.ensure_reserved(special)?;
         Ok(trained)
     }
