@@ -5,7 +5,9 @@ use std::io::{BufRead, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{bleu, checkpoints, classify, compare, embed, list, reproduce, translate};
+use crate::commands::{
+    bleu, checkpoints, classify, compare, embed, finetune, list, reproduce, translate,
+};
 
 /// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
 /// trained models, and follow new papers on arXiv.
@@ -48,6 +50,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Sentence embeddings from a Hugging Face BERT checkpoint (JSON lines).
     Embed(embed::EmbedArgs),
+    /// Fine-tune a Hugging Face BERT checkpoint on a task (learning rate chosen on dev).
+    Finetune(finetune::FinetuneArgs),
     /// Corpus BLEU exactly as sacreBLEU 2.x scores it by default.
     Bleu(bleu::BleuArgs),
     /// Fetch, search and track arXiv papers; turn one into a paper crate.
@@ -74,6 +78,7 @@ pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
         Command::Translate(args) => translate::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Classify(args) => classify::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Embed(args) => embed::run(&args, io.stdin, io.stdout),
+        Command::Finetune(args) => finetune::run(&args, io.stdout),
         Command::Bleu(args) => bleu::run(&args, io.stdin, io.stdout),
         Command::Arxiv(args) => repro_arxiv::cli::run(&args, io.stdout, io.stderr),
     }

@@ -5,6 +5,7 @@ pub mod checkpoints;
 pub mod classify;
 pub mod compare;
 pub mod embed;
+pub mod finetune;
 pub mod list;
 pub mod reproduce;
 pub mod translate;

@@ -8,6 +8,30 @@
 //! perplexity claims compare the held-out masked-LM loss in nats (log perplexity).
 
 use repro_core::claims::{Claim, arm, higher, increasing};
+use repro_core::run::Metrics;
+
+/// The single-sentence task: the embedded movie reviews, or GLUE's SST-2 (`--data glue`).
+const SENTENCE: &[&str] = &["movie_reviews", "sst2"];
+/// The sentence-pair task: the embedded verse paraphrase, or GLUE's MRPC.
+const PAIR: &[&str] = &["verse_paraphrase", "mrpc"];
+
+/// Which of `tasks` the run measured under metric keys starting with `prefix`.
+fn task(m: &Metrics, prefix: &str, tasks: &[&'static str]) -> &'static str {
+    tasks
+        .iter()
+        .find(|t| {
+            m.values
+                .keys()
+                .any(|k| k.starts_with(prefix) && k.contains(&format!(".{t}.")))
+        })
+        .copied()
+        .unwrap_or(tasks[0])
+}
+
+/// `prefix.<task>.metric` for the task of `tasks` the run measured.
+fn key(m: &Metrics, prefix: &str, tasks: &[&'static str], metric: &str) -> String {
+    format!("{prefix}.{}.{metric}", task(m, prefix, tasks))
+}
 
 /// All claims, in the paper's order.
 pub fn claims() -> Vec<Claim> {
@@ -21,11 +45,21 @@ pub fn claims() -> Vec<Claim> {
                     m,
                     arm(
                         "pre-trained",
-                        "pretraining_vs_scratch.mlm_nsp.movie_reviews.test_accuracy",
+                        key(
+                            m,
+                            "pretraining_vs_scratch.mlm_nsp",
+                            SENTENCE,
+                            "test_accuracy",
+                        ),
                     ),
                     arm(
                         "from scratch",
-                        "pretraining_vs_scratch.scratch.movie_reviews.test_accuracy",
+                        key(
+                            m,
+                            "pretraining_vs_scratch.scratch",
+                            SENTENCE,
+                            "test_accuracy",
+                        ),
                     ),
                 )
             },
@@ -39,11 +73,11 @@ pub fn claims() -> Vec<Claim> {
                     m,
                     arm(
                         "pre-trained",
-                        "pretraining_vs_scratch.mlm_nsp.verse_paraphrase.test_accuracy",
+                        key(m, "pretraining_vs_scratch.mlm_nsp", PAIR, "test_accuracy"),
                     ),
                     arm(
                         "from scratch",
-                        "pretraining_vs_scratch.scratch.verse_paraphrase.test_accuracy",
+                        key(m, "pretraining_vs_scratch.scratch", PAIR, "test_accuracy"),
                     ),
                 )
             },
@@ -57,11 +91,11 @@ pub fn claims() -> Vec<Claim> {
                     m,
                     arm(
                         "MLM + NSP",
-                        "pretraining_tasks.mlm_nsp.verse_paraphrase.dev_accuracy",
+                        key(m, "pretraining_tasks.mlm_nsp", PAIR, "dev_accuracy"),
                     ),
                     arm(
                         "No NSP",
-                        "pretraining_tasks.no_nsp.verse_paraphrase.dev_accuracy",
+                        key(m, "pretraining_tasks.no_nsp", PAIR, "dev_accuracy"),
                     ),
                 )
             },
@@ -75,11 +109,11 @@ pub fn claims() -> Vec<Claim> {
                     m,
                     arm(
                         "No NSP (MLM)",
-                        "pretraining_tasks.no_nsp.verse_paraphrase.dev_accuracy",
+                        key(m, "pretraining_tasks.no_nsp", PAIR, "dev_accuracy"),
                     ),
                     arm(
                         "LTR & No NSP",
-                        "pretraining_tasks.ltr_no_nsp.verse_paraphrase.dev_accuracy",
+                        key(m, "pretraining_tasks.ltr_no_nsp", PAIR, "dev_accuracy"),
                     ),
                 )
             },
@@ -93,11 +127,11 @@ pub fn claims() -> Vec<Claim> {
                     m,
                     arm(
                         "No NSP (MLM)",
-                        "pretraining_tasks.no_nsp.movie_reviews.dev_accuracy",
+                        key(m, "pretraining_tasks.no_nsp", SENTENCE, "dev_accuracy"),
                     ),
                     arm(
                         "LTR & No NSP",
-                        "pretraining_tasks.ltr_no_nsp.movie_reviews.dev_accuracy",
+                        key(m, "pretraining_tasks.ltr_no_nsp", SENTENCE, "dev_accuracy"),
                     ),
                 )
             },
@@ -112,7 +146,13 @@ pub fn claims() -> Vec<Claim> {
             id: "larger_models_fine_tune_better",
             statement: "Larger models lead to a strict accuracy improvement, even on a small dataset (MRPC: 3,600 examples)",
             source: "§5.2, Table 6",
-            evaluate: |m| size_series(m, "verse_paraphrase.dev_accuracy", false),
+            evaluate: |m| {
+                size_series(
+                    m,
+                    &format!("{}.dev_accuracy", task(m, "model_size.L", PAIR)),
+                    false,
+                )
+            },
         },
     ]
 }
@@ -120,7 +160,7 @@ pub fn claims() -> Vec<Claim> {
 /// The `model_size` arms in the order the run lists them (smallest first), read from the
 /// metric keys, so the claim follows the scale's sizes.
 fn size_series(
-    m: &repro_core::run::Metrics,
+    m: &Metrics,
     metric: &str,
     lower_is_better: bool,
 ) -> anyhow::Result<repro_core::claims::ClaimOutcome> {

@@ -155,14 +155,19 @@ pub fn truncate_pair(
 
 /// `[CLS] a [SEP] b [SEP]` with segment ids (`b` empty: `[CLS] a [SEP]`).
 pub fn pack(a: &[u32], b: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    pack_with(CLS, SEP, a, b)
+}
+
+/// [`pack`] with a vocabulary's own [CLS] and [SEP] ids.
+pub fn pack_with(cls: u32, sep: u32, a: &[u32], b: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let mut tokens = Vec::with_capacity(a.len() + b.len() + 3);
-    tokens.push(CLS);
+    tokens.push(cls);
     tokens.extend_from_slice(a);
-    tokens.push(SEP);
+    tokens.push(sep);
     let mut segments = vec![0; tokens.len()];
     if !b.is_empty() {
         tokens.extend_from_slice(b);
-        tokens.push(SEP);
+        tokens.push(sep);
         segments.resize(tokens.len(), 1);
     }
     (tokens, segments)

@@ -18,13 +18,14 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use repro_core::checkpoint::{RunDir, RunIdentity, RunKey};
-use repro_core::data::{SplitSize, Tokenizer};
+use repro_core::data::{SplitSize, Splits, Tokenizer};
 use repro_core::experiment::{Experiment, Measurement};
 use repro_core::lab::{Lab as Runs, Run, TrainingRecord};
 use repro_core::run::{Curve, Metric, RunContext, Series};
 use repro_core::train::{Checkpoints, Trained};
 use serde::{Deserialize, Serialize};
 
+use crate::canonical;
 use crate::corpus::{self, Instance};
 use crate::finetuning::{self, Encoded, FinetuningRun};
 use crate::model::{BertClassifier, BertConfig, BertForPreTraining};
@@ -193,16 +194,22 @@ pub struct Lab<'a> {
 impl<'a> Lab<'a> {
     /// Loads the data, trains the WordPiece vocabulary and builds the instances for `ctx`.
     pub fn prepare(ctx: &'a RunContext) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            ctx.dataset.is_empty() || ctx.dataset == crate::DEFAULT_DATASET,
-            "dataset `{}` is not available for bert yet; the offline default is `{}`",
-            ctx.dataset,
+        let dataset = if ctx.dataset.is_empty() {
             crate::DEFAULT_DATASET
-        );
+        } else {
+            ctx.dataset.as_str()
+        };
+        if dataset != crate::DEFAULT_DATASET {
+            canonical::files(dataset)?;
+        }
         let config = crate::scale::scale_config_for(ctx)?;
         let phase = ctx.progress.phase("prepare corpus and tasks", 4, "steps");
+        let all_documents = match dataset {
+            "wikitext-103" => canonical::wikitext_103(&ctx.cache_dir, None)?,
+            _ => corpus::documents()?,
+        };
         let documents = corpus::split_documents(
-            corpus::documents()?,
+            all_documents,
             config.corpus.dev_percent,
             config.corpus.max_documents,
         );
@@ -227,10 +234,32 @@ impl<'a> Lab<'a> {
         };
         phase.inc(1);
         let mut tasks = Vec::new();
-        for task in [
-            tasks::movie_reviews(&config.tasks)?,
-            tasks::verse_paraphrase(&config.tasks)?,
-        ] {
+        let chosen = match dataset {
+            "glue" => {
+                let (train, dev, test) = canonical::sst2(&ctx.cache_dir, None)?;
+                let sst2 = tasks::from_splits(
+                    "sst2",
+                    &["negative", "positive"],
+                    Splits { train, dev, test },
+                    &config.tasks,
+                );
+                let (train, dev, test) = canonical::mrpc(&ctx.cache_dir, None)?;
+                let mrpc = tasks::from_splits(
+                    "mrpc",
+                    &["not paraphrase", "paraphrase"],
+                    Splits { train, dev, test },
+                    &config.tasks,
+                );
+                sst2.validate()?;
+                mrpc.validate()?;
+                [sst2, mrpc]
+            }
+            _ => [
+                tasks::movie_reviews(&config.tasks)?,
+                tasks::verse_paraphrase(&config.tasks)?,
+            ],
+        };
+        for task in chosen {
             let encode =
                 |examples| finetuning::encode(&tokenizer, examples, config.finetuning.max_seq_len);
             tasks.push(PreparedTask {

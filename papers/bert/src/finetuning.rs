@@ -11,7 +11,7 @@ use repro_core::determinism::init_on_cpu;
 use repro_core::progress::Progress;
 use repro_core::train::{self, Checkpoints, Objective, Schedule, StepLoss, Trained, Training};
 
-use crate::corpus::{PAD, pack};
+use crate::corpus::{CLS, PAD, SEP, pack_with};
 use crate::model::{Bert, BertClassifier, BertConfig};
 use crate::pretraining::{cross_entropy, warmup_linear_decay};
 use crate::tasks::Example;
@@ -50,7 +50,10 @@ pub fn encode_text(
             b.pop();
         }
     }
-    Ok(pack(&a, &b))
+    // The vocabulary's own [CLS] / [SEP] ids (2 / 3 here, 101 / 102 in Google's vocabularies).
+    let cls = tokenizer.token_to_id("[CLS]").unwrap_or(CLS);
+    let sep = tokenizer.token_to_id("[SEP]").unwrap_or(SEP);
+    Ok(pack_with(cls, sep, &a, &b))
 }
 
 /// Encodes a task split.
@@ -250,8 +253,8 @@ pub fn finetune(
     if let Some(encoder) = run.encoder {
         model = model.with_encoder(encoder);
     }
-    // Four dev points per epoch: the fine-tuning curves.
-    let eval_every = (steps / (4 * run.epochs)).max(1);
+    // Two dev points per epoch: the fine-tuning curves.
+    let eval_every = (steps / (2 * run.epochs)).max(1);
     let training = Training {
         name: run.name,
         seed: run.seed,
@@ -285,7 +288,7 @@ mod tests {
                 if i % 2 == 1 {
                     words[rng.usize(..6)] = 7;
                 }
-                let (tokens, segments) = pack(&words, &[]);
+                let (tokens, segments) = crate::corpus::pack(&words, &[]);
                 Encoded {
                     tokens,
                     segments,

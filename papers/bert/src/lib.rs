@@ -12,6 +12,7 @@
 //! make reproduce PAPER=bert SCALE=tiny      # seconds
 //! ```
 
+pub mod canonical;
 pub mod claims;
 pub mod classify;
 pub mod corpus;
@@ -24,6 +25,7 @@ pub mod pretraining;
 pub mod probe;
 pub mod scale;
 pub mod tasks;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,11 +57,23 @@ impl Paper for BertPaper {
             title: "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
             authors: "Devlin et al.",
             year: 2018,
-            datasets: vec![DatasetInfo {
-                name: DEFAULT_DATASET,
-                description: "pre-training on the Brown corpus + World English Bible (OT); fine-tuning on Rotten Tomatoes polarity and KJV/WEB verse paraphrase; embedded",
-                default: true,
-            }],
+            datasets: vec![
+                DatasetInfo {
+                    name: DEFAULT_DATASET,
+                    description: "pre-training on the Brown corpus + World English Bible (OT); fine-tuning on Rotten Tomatoes polarity and KJV/WEB verse paraphrase; embedded",
+                    default: true,
+                },
+                DatasetInfo {
+                    name: "wikitext-103",
+                    description: "pre-training on WikiText-103 (28,475 Wikipedia articles), downloaded and SHA-256-verified; embedded tasks",
+                    default: false,
+                },
+                DatasetInfo {
+                    name: "glue",
+                    description: "fine-tuning on GLUE SST-2 and MRPC (test: GLUE dev for SST-2, MRPC's labelled test), downloaded and SHA-256-verified; embedded pre-training corpus",
+                    default: false,
+                },
+            ],
         }
     }
 
@@ -127,7 +141,17 @@ impl Paper for BertPaper {
     }
 
     fn dataset_sha256(&self, dataset: &str) -> Option<String> {
-        (dataset == DEFAULT_DATASET).then(corpus::dataset_sha256)
+        if dataset == DEFAULT_DATASET {
+            return Some(corpus::dataset_sha256());
+        }
+        use sha2::{Digest, Sha256};
+        let pinned: String = canonical::files(dataset)
+            .ok()?
+            .iter()
+            .map(|file| format!("{} {}\n", file.sha256, file.name))
+            .collect();
+        let text = format!("{}\n{pinned}", corpus::dataset_sha256());
+        Some(format!("{:x}", Sha256::digest(text.as_bytes())))
     }
 
     fn classifier(

@@ -114,7 +114,27 @@ fn split_and_sample(
     let strip = |items: Vec<(String, Example)>| -> Vec<Example> {
         items.into_iter().map(|(_, e)| e).collect()
     };
-    let train = strip(splits.train);
+    from_splits(
+        name,
+        labels,
+        Splits {
+            train: strip(splits.train),
+            dev: strip(splits.dev),
+            test: strip(splits.test),
+        },
+        config,
+    )
+}
+
+/// A task from given splits (a canonical dataset's own): dev/test items whose normalised texts
+/// occur in training removed, each split sampled to the scale's size.
+pub fn from_splits(
+    name: &'static str,
+    labels: &[&str],
+    splits: Splits<Example>,
+    config: &TasksConfig,
+) -> Task {
+    let train = splits.train;
     let keys = |e: &Example| -> Vec<String> {
         let mut keys = vec![normalise(&e.text_a)];
         if let Some(b) = &e.text_b {
@@ -122,8 +142,8 @@ fn split_and_sample(
         }
         keys
     };
-    let dev = remove_near_duplicates(&train, strip(splits.dev), keys);
-    let test = remove_near_duplicates(&train, strip(splits.test), keys);
+    let dev = remove_near_duplicates(&train, splits.dev, keys);
+    let test = remove_near_duplicates(&train, splits.test, keys);
     let train = sample(train, config.max_train, 1);
     let dev_sample = sample(dev.items, config.max_eval, 2);
     let test_sample = sample(test.items, config.max_eval, 3);
