@@ -83,7 +83,7 @@ impl BertTextClassifier {
 
 impl Classifier for BertTextClassifier {
     fn classify(&self, texts: &[String]) -> anyhow::Result<Vec<Prediction>> {
-        let pair_task = self.config.task == "verse_paraphrase";
+        let pair_task = self.config.pair;
         let mut encoded = Vec::with_capacity(texts.len());
         for text in texts {
             let (a, b) = match text.split_once('\t') {

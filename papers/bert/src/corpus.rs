@@ -195,17 +195,26 @@ pub fn make_instances(
             chunk.push(&document[i]);
             length += document[i].len();
             if i + 1 == document.len() || length >= max_tokens {
-                // A needs one sentence; B the rest, or random text.
-                let a_end = if chunk.len() >= 2 {
-                    rng.usize(1..chunk.len())
+                // A is the chunk's first sentences, B the rest (IsNext) or text from another
+                // document (NotNext). A chunk of one sentence (longer than the budget, or a
+                // document's last) is split inside the sentence: Google's script makes such a
+                // chunk always NotNext, which at 64 tokens skews the labels and lets the length
+                // of A give the label away.
+                let random_next = nsp && non_empty.len() > 1 && rng.bool();
+                let (mut a, next, a_end): (Vec<u32>, Vec<u32>, usize) = if chunk.len() >= 2 {
+                    let a_end = rng.usize(1..chunk.len());
+                    let flat =
+                        |part: &[&Vec<u32>]| part.iter().flat_map(|s| s.iter().copied()).collect();
+                    (flat(&chunk[..a_end]), flat(&chunk[a_end..]), a_end)
                 } else {
-                    1
+                    let sentence = chunk[0];
+                    let cut = if sentence.len() >= 2 {
+                        rng.usize(1..sentence.len())
+                    } else {
+                        sentence.len()
+                    };
+                    (sentence[..cut].to_vec(), sentence[cut..].to_vec(), 1)
                 };
-                let mut a: Vec<u32> = chunk[..a_end]
-                    .iter()
-                    .flat_map(|s| s.iter().copied())
-                    .collect();
-                let random_next = nsp && non_empty.len() > 1 && (chunk.len() == 1 || rng.bool());
                 let mut b: Vec<u32> = Vec::new();
                 if random_next {
                     let target = max_tokens.saturating_sub(a.len()).max(1);
@@ -226,10 +235,7 @@ pub fn make_instances(
                     // The unused sentences of this chunk go back to be used by the next one.
                     i -= chunk.len() - a_end;
                 } else {
-                    b = chunk[a_end..]
-                        .iter()
-                        .flat_map(|s| s.iter().copied())
-                        .collect();
+                    b = next;
                 }
                 if !b.is_empty() || !nsp {
                     truncate_pair(&mut a, &mut b, max_tokens, &mut rng);
@@ -332,7 +338,7 @@ mod tests {
         (0..documents)
             .map(|d| {
                 (0..sentences)
-                    .map(|s| vec![(100 + d * 1000 + s) as u32; 3 + s % 4])
+                    .map(|s| vec![(100 + d * 1000 + s) as u32; 3 + (s * 7) % 30])
                     .collect()
             })
             .collect()

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use repro_core::Paper;
 use repro_core::checkpoint::{RunDir, RunIdentity, RunKey};
 use repro_core::data::{SplitSize, Splits, Tokenizer};
 use repro_core::experiment::{Experiment, Measurement};
@@ -91,6 +92,9 @@ pub struct FinetuneConfig {
     pub task: String,
     /// Label names by index.
     pub labels: Vec<String>,
+    /// Whether inputs are sentence pairs (`repro classify` then wants `first<TAB>second`).
+    #[serde(default)]
+    pub pair: bool,
     /// The pre-training run the encoder comes from (`None`: random initialisation).
     pub encoder: Option<RunKey>,
     /// Architecture.
@@ -228,6 +232,11 @@ impl<'a> Lab<'a> {
             train: corpus::make_instances(&train_docs, max_len, true, 1),
             dev: corpus::make_instances(&dev_docs, max_len, true, 2),
         };
+        anyhow::ensure!(
+            !dev_docs.is_empty() && !train_docs.is_empty(),
+            "the corpus split left no training or no held-out documents (corpus.dev_percent = {})",
+            config.corpus.dev_percent
+        );
         let contiguous = InstanceSet {
             train: corpus::make_instances(&train_docs, max_len, false, 1),
             dev: corpus::make_instances(&dev_docs, max_len, false, 2),
@@ -307,7 +316,10 @@ impl<'a> Lab<'a> {
                 .join(", ")
         ));
         let seeds = (0..config.seeds as u64).map(|i| ctx.seed + i).collect();
-        let sha = corpus::dataset_sha256();
+        // Run keys carry the checksum of the data actually read (the pins of a canonical dataset).
+        let sha = crate::BertPaper
+            .dataset_sha256(dataset)
+            .unwrap_or_else(corpus::dataset_sha256);
         Ok(Self {
             ctx,
             tokenizer,
@@ -441,6 +453,7 @@ impl<'a> Lab<'a> {
                 config: FinetuneConfig {
                     task: task.task.name.to_string(),
                     labels: task.task.labels.clone(),
+                    pair: task.task.splits.train.iter().any(|e| e.text_b.is_some()),
                     encoder: encoder.clone(),
                     model: self.model_config(arm),
                     learning_rate,
@@ -544,20 +557,44 @@ impl<'a> Lab<'a> {
                 config: &run.config.pretraining,
                 seed: run.seed,
                 train: &data.train,
-                dev: &data.dev,
+                // One held-out set for every model's LM loss (contiguous pairs: the NSP
+                // objective's random B segments would make its perplexity incomparable).
+                dev: &self.contiguous.dev,
                 checkpoints: Some(self.checkpoints("pretraining", &run.label, run.seed, identity)),
             },
             &self.ctx.device,
             &self.ctx.progress,
         )?;
-        let (lm_nll, nsp_accuracy) = pretraining::evaluate(
-            &trained.model,
-            &data.dev,
-            run.config.objective,
+        let lm_objective = match run.config.objective {
+            PretrainingObjective::LeftToRight => PretrainingObjective::LeftToRight,
+            _ => PretrainingObjective::Mlm,
+        };
+        let (vocab, batch) = (
             run.config.model.vocab_size,
             run.config.pretraining.batch_size,
-            &self.ctx.device,
         );
+        let device = &self.ctx.device;
+        let (lm_nll, _) = pretraining::evaluate(
+            &trained.model,
+            &self.contiguous.dev,
+            lm_objective,
+            vocab,
+            batch,
+            device,
+        )?;
+        let nsp_accuracy = if run.config.objective.nsp() {
+            pretraining::evaluate(
+                &trained.model,
+                &self.with_nsp.dev,
+                run.config.objective,
+                vocab,
+                batch,
+                device,
+            )?
+            .1
+        } else {
+            None
+        };
         let record = Self::record(
             &format!("pretraining/{}", run.label),
             run.seed,
@@ -799,9 +836,7 @@ impl<'a> Lab<'a> {
                 let key = |metric: &str| format!("{}.{}.{metric}", arm.name, task.task.name);
                 measured.metrics.insert(
                     key("dev_accuracy"),
-                    Metric::new(dev, "%")
-                        .of_runs(pretraining_keys.clone())
-                        .scored_on("dev"),
+                    Metric::new(dev, "%").of_runs(pretraining_keys.clone()),
                 );
                 if with_test {
                     let n = task.test.len() as f64;
@@ -813,9 +848,7 @@ impl<'a> Lab<'a> {
                     ));
                     measured.metrics.insert(
                         key("test_accuracy"),
-                        Metric::new(test, "%")
-                            .of_runs(pretraining_keys.clone())
-                            .scored_on("test"),
+                        Metric::new(test, "%").of_runs(pretraining_keys.clone()),
                     );
                 }
                 measured.notes.push(format!(
@@ -872,6 +905,12 @@ pub fn pretraining(lab: &Lab) -> anyhow::Result<Measurement> {
         "mlm_ppl".to_string(),
         metric(pretrained.iter().map(|p| p.lm_nll.exp()).collect(), "ppl"),
     );
+    let is_next = lab.with_nsp.dev.iter().filter(|i| i.is_next).count() as f64;
+    let share = is_next / lab.with_nsp.dev.len().max(1) as f64;
+    measured.metrics.insert(
+        "nsp_majority_accuracy".to_string(),
+        Metric::new(vec![100.0 * share.max(1.0 - share)], "%"),
+    );
     measured.metrics.insert(
         "nsp_accuracy".to_string(),
         metric(
@@ -895,11 +934,13 @@ pub fn pretraining(lab: &Lab) -> anyhow::Result<Measurement> {
             .insert(name.to_string(), Metric::new(vec![value as f64], ""));
     }
     measured.notes.push(format!(
-        "{} pre-training steps of {} sequences of ≤ {} tokens; dev: {} held-out instances, masks fixed (seed 0)",
+        "{} pre-training steps of {} sequences of ≤ {} tokens; MLM perplexity on {} held-out contiguous instances, masks fixed (seed 0); NSP accuracy on {} held-out pairs ({:.1} % IsNext)",
         lab.config.pretraining.steps,
         lab.config.pretraining.batch_size,
         lab.config.corpus.max_seq_len,
-        lab.with_nsp.dev.len()
+        lab.contiguous.dev.len(),
+        lab.with_nsp.dev.len(),
+        100.0 * lab.with_nsp.dev.iter().filter(|i| i.is_next).count() as f64 / lab.with_nsp.dev.len().max(1) as f64
     ));
     measured.curves.push(Curve {
         id: "pretraining-dev_loss".to_string(),

@@ -136,7 +136,12 @@ impl Weights {
                     .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
                     .collect(),
                 // Buffers such as `position_ids` (I64) are not parameters.
-                _ => continue,
+                Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8 | Dtype::BOOL => {
+                    continue;
+                }
+                other => anyhow::bail!(
+                    "{file}: tensor `{name}` has dtype {other:?}, which this loader does not read (F32, F16, BF16)"
+                ),
             };
             tensors.insert(key, (view.shape().to_vec(), values));
         }

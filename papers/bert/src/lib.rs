@@ -111,7 +111,7 @@ impl Paper for BertPaper {
         let mut protocol = BTreeMap::new();
         protocol.insert(
             "masking".to_string(),
-            "15 % of the non-special WordPiece tokens per sequence (rounded, at least 1); of those 80 % [MASK], 10 % a random non-special token, 10 % unchanged; drawn afresh per step from (seed, step)".to_string(),
+            "round(15 % of the sequence length, [CLS]/[SEP] counted as Google's script does), at least 1, chosen among the non-special tokens; of those 80 % [MASK], 10 % a random non-special token, 10 % unchanged; drawn afresh per step from (seed, step)".to_string(),
         );
         protocol.insert(
             "nsp".to_string(),

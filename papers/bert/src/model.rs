@@ -573,6 +573,47 @@ mod tests {
     }
 
     #[test]
+    fn fine_tuning_starts_from_the_pre_trained_encoder() {
+        let device = Device::flex();
+        let config = BertConfig::sized(20, 1, 16, 2, 8);
+        device.seed(1);
+        let pretrained = config.init_pretraining(&device);
+        device.seed(2);
+        let classifier = config
+            .init_classifier(2, &device.clone().autodiff())
+            .with_encoder(&pretrained.bert);
+        let weights = |bert: &Bert| values(bert.embeddings.word_embeddings.weight.val());
+        assert_eq!(weights(&classifier.bert), weights(&pretrained.bert));
+        let query = |bert: &Bert| values(bert.layers[0].attention.query.weight.val());
+        assert_eq!(query(&classifier.bert), query(&pretrained.bert));
+    }
+
+    #[test]
+    fn a_left_to_right_classifier_pools_the_last_real_token() {
+        let device = Device::flex();
+        device.seed(4);
+        let mut config = BertConfig::sized(20, 1, 16, 2, 8);
+        config.causal = true;
+        let classifier = config.init_classifier(2, &device);
+        let segments = ids(vec![vec![0, 0, 0, 0, 0]], &device);
+        let last = Tensor::<1, Int>::from_data(TensorData::new(vec![2i64], [1]), &device);
+        // Tokens after the pooled position change nothing; the pooled one does.
+        let a = classifier.forward(
+            ids(vec![vec![2, 7, 3, 0, 0]], &device),
+            segments.clone(),
+            last.clone(),
+        );
+        let b = classifier.forward(
+            ids(vec![vec![2, 7, 3, 9, 9]], &device),
+            segments.clone(),
+            last.clone(),
+        );
+        let c = classifier.forward(ids(vec![vec![2, 8, 3, 0, 0]], &device), segments, last);
+        assert!(close(&values(a.clone()), &values(b)));
+        assert!(!close(&values(a), &values(c)));
+    }
+
+    #[test]
     fn the_masked_lm_decoder_is_the_input_embedding_matrix() {
         let device = Device::flex();
         let config = BertConfig::sized(20, 1, 16, 2, 8);

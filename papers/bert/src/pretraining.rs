@@ -155,7 +155,8 @@ pub fn evaluate(
     vocab_size: usize,
     batch_size: usize,
     device: &Device,
-) -> (f64, Option<f64>) {
+) -> anyhow::Result<(f64, Option<f64>)> {
+    anyhow::ensure!(!dev.is_empty(), "no held-out instances to evaluate on");
     // Fixed masks: every model of a run is scored on the same corrupted dev set.
     let mut rng = fastrand::Rng::with_seed(0);
     let (mut total, mut predicted, mut correct) = (0.0, 0usize, 0usize);
@@ -178,7 +179,7 @@ pub fn evaluate(
                 .into_data()
                 .convert::<i64>()
                 .try_to_vec::<i64>()
-                .unwrap_or_default();
+                .map_err(|e| anyhow::anyhow!("reading NSP predictions: {e:?}"))?;
             correct += guesses
                 .iter()
                 .zip(&nsp_labels)
@@ -189,7 +190,7 @@ pub fn evaluate(
     let nsp = objective
         .nsp()
         .then(|| correct as f64 / dev.len().max(1) as f64);
-    (total / predicted.max(1) as f64, nsp)
+    Ok((total / predicted.max(1) as f64, nsp))
 }
 
 struct LmObjective<'a> {
@@ -239,7 +240,7 @@ impl Objective<BertForPreTraining> for LmObjective<'_> {
             self.vocab_size,
             self.config.batch_size,
             &self.eval_device,
-        )
+        )?
         .0)
     }
 }

@@ -115,11 +115,11 @@ pub fn minilm_probe(lab: &Lab) -> anyhow::Result<Measurement> {
     }
     let started = Instant::now();
     let model = crate::hf::load(&dir, &ctx.device)?;
+    // The single-sentence task: movie reviews, or SST-2 with `--data glue`.
     let task = lab
         .tasks
-        .iter()
-        .find(|t| t.task.name == "movie_reviews")
-        .ok_or_else(|| anyhow::anyhow!("no movie_reviews task"))?;
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no single-sentence task"))?;
     let splits = &task.task.splits;
     let train = &splits.train[..splits.train.len().min(lab.config.probe_train)];
     let texts = |examples: &[crate::tasks::Example]| -> Vec<String> {
@@ -162,12 +162,12 @@ pub fn minilm_probe(lab: &Lab) -> anyhow::Result<Measurement> {
     };
     let test = probe.accuracy(&features[2], &labels(&splits.test));
     measured.metrics.insert(
-        "minilm.movie_reviews.dev_accuracy".to_string(),
-        Metric::new(vec![100.0 * dev], "%").scored_on("dev"),
+        format!("minilm.{}.dev_accuracy", task.task.name),
+        Metric::new(vec![100.0 * dev], "%"),
     );
     measured.metrics.insert(
-        "minilm.movie_reviews.test_accuracy".to_string(),
-        Metric::new(vec![100.0 * test], "%").scored_on("test"),
+        format!("minilm.{}.test_accuracy", task.task.name),
+        Metric::new(vec![100.0 * test], "%"),
     );
     let n = splits.test.len() as f64;
     measured.notes.push(format!(

@@ -123,7 +123,11 @@ pub fn finetune_checkpoint(
         )?;
         let accuracy = 100.0 * finetuning::accuracy(&trained.model, &dev, 64, device);
         grid.push((learning_rate, accuracy));
-        if best.as_ref().is_none_or(|(score, _, _)| accuracy > *score) {
+        // Ties go to the smaller rate, as in the reproduction's selection.
+        let better = best.as_ref().is_none_or(|(score, rate, _)| {
+            accuracy > *score || (accuracy == *score && learning_rate < *rate)
+        });
+        if better {
             best = Some((accuracy, learning_rate, trained.model));
         }
     }
