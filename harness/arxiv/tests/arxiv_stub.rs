@@ -186,7 +186,7 @@ fn stubs_register_sorted_with_the_paper_s_metadata() {
     );
     assert!(
         registry.contains(
-            "        // papers (kept sorted; `repro arxiv stub` inserts here)\n        repro_alpha::paper(),\n        repro_attention::paper(),\n        repro_bert_pre_training::paper(),\n    ]"
+            "        // papers (kept sorted; `repro arxiv stub` inserts here)\n        repro_alpha::paper(),\n        repro_attention::paper(),\n        repro_bert::paper(),\n        repro_bert_pre_training::paper(),\n    ]"
         ),
         "{registry}"
     );
@@ -332,22 +332,23 @@ fn stub_dry_run_prints_and_writes_nothing() {
     let o = stub_cli(
         &server,
         root,
-        &["1810.04805", "--dry-run", "--name", "bert"],
+        &["1810.04805", "--dry-run", "--name", "bert-stub"],
     );
     assert!(o.ok, "{}", o.err);
     assert!(
         o.out
-            .contains("=== would create papers/bert/src/lib.rs\n//! BERT"),
+            .contains("=== would create papers/bert-stub/src/lib.rs\n//! BERT"),
         "{}",
         o.out
     );
     assert!(
-        o.out
-            .contains("=== would add to harness/src/registry.rs:\n        repro_bert::paper(),\n"),
+        o.out.contains(
+            "=== would add to harness/src/registry.rs:\n        repro_bert_stub::paper(),\n"
+        ),
         "{}",
         o.out
     );
-    assert!(!root.join("papers/bert").exists());
+    assert!(!root.join("papers/bert-stub").exists());
     assert_eq!(registrations(root), before);
 }
 
@@ -381,7 +382,7 @@ fn a_failing_step_undoes_the_earlier_ones() {
         .unwrap()
         .entries
         .remove(0);
-    let plan = stub::plan(root, &entry, Some("bert")).unwrap();
+    let plan = stub::plan(root, &entry, Some("bert-stub")).unwrap();
     // Someone edits the registry between planning and writing: the third edit must fail.
     let registry = root.join("harness/src/registry.rs");
     let edited = format!("{}// edited meanwhile\n", read(&registry));
@@ -399,7 +400,7 @@ fn a_failing_step_undoes_the_earlier_ones() {
         "earlier edits were not undone"
     );
     assert!(
-        !root.join("papers/bert").exists(),
+        !root.join("papers/bert-stub").exists(),
         "the crate directory was left behind"
     );
 }
