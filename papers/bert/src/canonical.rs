@@ -125,10 +125,11 @@ pub fn wikitext_articles(text: &str, prefix: &str) -> Vec<Document> {
                 id: format!("{prefix}/{title}"),
                 sentences: Vec::new(),
             });
-        } else if !trimmed.is_empty() && !trimmed.starts_with("= ") {
-            if let Some(document) = documents.last_mut() {
-                document.sentences.push(trimmed.to_string());
-            }
+        } else if !trimmed.is_empty()
+            && !trimmed.starts_with("= ")
+            && let Some(document) = documents.last_mut()
+        {
+            document.sentences.push(trimmed.to_string());
         }
     }
     documents.retain(|d| !d.sentences.is_empty());
