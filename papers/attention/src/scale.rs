@@ -172,10 +172,7 @@ pub fn scale_config(scale: Scale) -> anyhow::Result<ScaleConfig> {
 
 /// The scale of the run `ctx` describes: from its `--scales` file when given.
 pub fn scale_config_for(ctx: &repro_core::RunContext) -> anyhow::Result<ScaleConfig> {
-    match &ctx.scales {
-        Some((path, text)) => scales::load(text, &path.display().to_string(), ctx.scale),
-        None => scale_config(ctx.scale),
-    }
+    scales::load_for(ctx, SCALES_TOML, "papers/attention/scales.toml")
 }
 
 #[cfg(test)]

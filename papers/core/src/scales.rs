@@ -70,6 +70,19 @@ impl Check {
     }
 }
 
+/// Loads `ctx.scale` from the run's `--scales` file when one was given, else from the paper's
+/// own `scales.toml` (`text`, named `file` in errors).
+pub fn load_for<T: DeserializeOwned + Validate>(
+    ctx: &crate::RunContext,
+    text: &str,
+    file: &str,
+) -> anyhow::Result<T> {
+    match &ctx.scales {
+        Some((path, given)) => load(given, &path.display().to_string(), ctx.scale),
+        None => load(text, file, ctx.scale),
+    }
+}
+
 /// Reads scale `scale` of the TOML `text` (named `file` in errors) and validates it.
 ///
 /// Unknown fields are errors when the settings type denies them (`#[serde(deny_unknown_fields)]`),
