@@ -9,8 +9,9 @@
 //! Pins (URL, size, SHA-256) agree between Hugging Face `datasets`' legacy `dataset_infos.json`
 //! (commit d7dfbc83) and TensorFlow Datasets' `url_checksums/glue.txt`; WikiText's also with
 //! LanguageModelingDatasets.jl. GLUE's test labels are not public, so here SST-2's test split is
-//! GLUE's dev set and dev is 1.3 % of its training set (≈ 875 sentences, as many as GLUE's dev) held out by a hash of the sentence;
-//! MRPC keeps GLUE's train/dev split (`mrpc_dev_ids.tsv`) and its labelled test file.
+//! GLUE's dev set and dev is 872 long phrases of its training file (as many as GLUE's dev),
+//! with every training phrase that overlaps one of them removed ([`sst2_dev_split`]); MRPC keeps
+//! GLUE's train/dev split (`mrpc_dev_ids.tsv`) and its labelled test file.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -171,7 +172,8 @@ pub fn sst2_rows(text: &str, file: &str) -> Result<Vec<Example>> {
         .collect()
 }
 
-/// SST-2 as (train, dev, test): dev ≈ 875 training sentences held out by hash, test GLUE's dev.
+/// SST-2 as (train, dev, test): dev carved from the training file ([`sst2_dev_split`]), test
+/// GLUE's dev.
 pub fn sst2(
     cache: &Path,
     base_url: Option<&str>,
@@ -179,10 +181,55 @@ pub fn sst2(
     let archive = fetch(&SST2, cache, "glue", base_url)?;
     let train = sst2_rows(&zip_member(&archive, "SST-2/train.tsv")?, "train.tsv")?;
     let test = sst2_rows(&zip_member(&archive, "SST-2/dev.tsv")?, "dev.tsv")?;
-    let (dev, train): (Vec<Example>, Vec<Example>) = train
-        .into_iter()
-        .partition(|e| fnv1a(&e.text_a) % 1000 < 13);
+    let (train, dev) = sst2_dev_split(train, SST2_DEV_SIZE);
     Ok((train, dev, test))
+}
+
+/// Dev examples carved from SST-2's training file: as many as GLUE's dev set.
+const SST2_DEV_SIZE: usize = 872;
+
+/// Shortest dev phrase, in words: a short phrase ("a gem") would take every training phrase
+/// that contains it out of training.
+const SST2_DEV_MIN_WORDS: usize = 8;
+
+/// Splits SST-2's training file into (train, dev) without shared phrases. The file holds every
+/// phrase of each parsed sentence ("a gorgeous , witty , seductive movie ." and "witty"), so a
+/// dev set drawn by hash alone would be scored on sub-phrases of training examples and choose
+/// hyper-parameters on leaked data. Dev is the `size` phrases of at least
+/// [`SST2_DEV_MIN_WORDS`] words with the lowest hash; every training phrase contained in a dev
+/// phrase or containing one (on word boundaries) leaves training.
+pub fn sst2_dev_split(phrases: Vec<Example>, size: usize) -> (Vec<Example>, Vec<Example>) {
+    let padded = |e: &Example| format!(" {} ", e.text_a);
+    let mut candidates: Vec<(u64, usize)> = phrases
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.text_a.split_whitespace().count() >= SST2_DEV_MIN_WORDS)
+        .map(|(i, e)| (fnv1a(&e.text_a), i))
+        .collect();
+    candidates.sort_unstable();
+    let dev_index: std::collections::HashSet<usize> =
+        candidates.iter().take(size).map(|&(_, i)| i).collect();
+    let dev_text: Vec<String> = dev_index.iter().map(|&i| padded(&phrases[i])).collect();
+    let mut train = Vec::new();
+    let mut dev = Vec::new();
+    for (i, example) in phrases.into_iter().enumerate() {
+        if dev_index.contains(&i) {
+            dev.push(example);
+            continue;
+        }
+        let text = padded(&example);
+        let overlaps = dev_text.iter().any(|d| {
+            if text.len() <= d.len() {
+                d.contains(&text)
+            } else {
+                text.contains(d.as_str())
+            }
+        });
+        if !overlaps {
+            train.push(example);
+        }
+    }
+    (train, dev)
 }
 
 /// MRPC's `Quality<TAB>#1 ID<TAB>#2 ID<TAB>#1 String<TAB>#2 String` rows (BOM and header skipped).
@@ -293,6 +340,51 @@ mod tests {
                 .to_string()
                 .starts_with("unknown dataset `sst2`")
         );
+    }
+
+    #[test]
+    fn sst2_dev_shares_no_phrase_with_train() {
+        let example = |text: &str, label| Example {
+            id: text.to_string(),
+            text_a: text.to_string(),
+            text_b: None,
+            label,
+        };
+        let sentences = [
+            "a gorgeous , witty , seductive movie that never lets up .",
+            "the plot is nothing but boilerplate clichés from start to finish .",
+            "it 's a charming and often affecting journey through the heart .",
+        ];
+        let mut phrases = Vec::new();
+        for (s, sentence) in sentences.iter().enumerate() {
+            let words: Vec<&str> = sentence.split(' ').collect();
+            // Every contiguous span, as SST's parse trees give (a superset of them).
+            for start in 0..words.len() {
+                for end in start + 1..=words.len() {
+                    phrases.push(example(&words[start..end].join(" "), s % 2));
+                }
+            }
+        }
+        phrases.push(example("witty", 1));
+        let total = phrases.len();
+        let (train, dev) = sst2_dev_split(phrases, 2);
+        assert_eq!(dev.len(), 2);
+        assert!(
+            dev.iter()
+                .all(|e| e.text_a.split(' ').count() >= SST2_DEV_MIN_WORDS)
+        );
+        for d in &dev {
+            for t in &train {
+                let (d, t) = (format!(" {} ", d.text_a), format!(" {} ", t.text_a));
+                assert!(
+                    !d.contains(&t) && !t.contains(&d),
+                    "{t:?} overlaps dev {d:?}"
+                );
+            }
+        }
+        // Training keeps what does not overlap: at least the spans of the third sentence that
+        // no dev phrase covers.
+        assert!(train.len() + dev.len() < total && !train.is_empty());
     }
 
     #[test]

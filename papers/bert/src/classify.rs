@@ -109,7 +109,7 @@ impl Classifier for BertTextClassifier {
                 label: 0,
             });
         }
-        let probabilities = finetuning::probabilities(&self.model, &encoded, 32, &self.device);
+        let probabilities = finetuning::probabilities(&self.model, &encoded, &self.device);
         Ok(probabilities
             .iter()
             .map(|p| {

@@ -84,6 +84,23 @@ pub struct PretrainConfig {
     pub corpus: CorpusConfig,
 }
 
+impl PretrainConfig {
+    /// Multiply-adds per training token, roughly (the order of runs, not a measurement): the
+    /// encoder's 12·H² per layer, and the LM head's H·V for every predicted position (15 % of
+    /// them for MLM, all for the left-to-right LM).
+    pub fn relative_cost(&self) -> f64 {
+        let (h, layers) = (
+            self.model.hidden_size as f64,
+            self.model.num_hidden_layers as f64,
+        );
+        let predicted = match self.objective {
+            PretrainingObjective::LeftToRight => 1.0,
+            _ => 0.15,
+        };
+        layers * 12.0 * h * h + predicted * h * self.model.vocab_size as f64
+    }
+}
+
 /// What a fine-tuning's numbers depend on (the checkpoint's `config.json` holds it, and
 /// `repro classify` reads the labels and architecture from it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -488,15 +505,22 @@ impl<'a> Lab<'a> {
         }
     }
 
-    /// Pre-trains, then fine-tunes, every planned run not done yet, `ctx.jobs` at a time.
+    /// Pre-trains, then fine-tunes, every planned run not done yet, `ctx.jobs` at a time, the
+    /// costliest first so that no worker is left alone with a long run at the end (the numbers
+    /// do not depend on the order).
     pub fn train_all(&self, planned: Vec<Planned>) -> anyhow::Result<()> {
-        let pretraining: Vec<Run<PretrainConfig>> = planned
+        let mut pretraining: Vec<Run<PretrainConfig>> = planned
             .iter()
             .filter_map(|p| self.pretraining_run(&p.arm, p.seed))
             .collect();
+        pretraining.sort_by(|a, b| {
+            b.config
+                .relative_cost()
+                .total_cmp(&a.config.relative_cost())
+        });
         self.pretrainings
             .execute(pretraining, |run, identity| self.pretrain(run, identity))?;
-        let finetuning: Vec<Run<FinetuneConfig>> = planned
+        let mut finetuning: Vec<Run<FinetuneConfig>> = planned
             .iter()
             .filter(|p| p.finetune)
             .flat_map(|p| {
@@ -505,6 +529,14 @@ impl<'a> Lab<'a> {
                     .flat_map(|task| self.finetuning_runs(&p.arm, p.seed, task))
             })
             .collect();
+        // Per token, a fine-tuning costs about its encoder's layers × H²; pairs are the longer.
+        finetuning.sort_by_key(|run| {
+            let model = &run.config.model;
+            std::cmp::Reverse((
+                model.num_hidden_layers * model.hidden_size * model.hidden_size,
+                run.config.pair,
+            ))
+        });
         self.finetunings
             .execute(finetuning, |run, identity| self.finetune(run, identity))
     }
@@ -653,13 +685,8 @@ impl<'a> Lab<'a> {
             &self.ctx.device,
             &self.ctx.progress,
         )?;
-        let dev_accuracy = 100.0
-            * finetuning::accuracy(
-                &trained.model,
-                &task.dev,
-                run.config.batch_size,
-                &self.ctx.device,
-            );
+        let dev_accuracy =
+            100.0 * finetuning::accuracy(&trained.model, &task.dev, &self.ctx.device);
         let record = Self::record(
             &format!("finetuning/{}", run.label),
             run.seed,
@@ -731,13 +758,7 @@ impl<'a> Lab<'a> {
     fn test_accuracy(&self, finetuned: &Finetuned, task: &PreparedTask) -> f64 {
         let mut cache = self.test_accuracy.lock().unwrap_or_else(|p| p.into_inner());
         *cache.entry(finetuned.key.clone()).or_insert_with(|| {
-            100.0
-                * finetuning::accuracy(
-                    &finetuned.model,
-                    &task.test,
-                    self.config.finetuning.batch_size,
-                    &self.ctx.device,
-                )
+            100.0 * finetuning::accuracy(&finetuned.model, &task.test, &self.ctx.device)
         })
     }
 

@@ -11,7 +11,7 @@ use repro_core::determinism::init_on_cpu;
 use repro_core::progress::Progress;
 use repro_core::train::{self, Checkpoints, Objective, Schedule, StepLoss, Trained, Training};
 
-use crate::corpus::{CLS, PAD, SEP, pack_with};
+use crate::corpus::{CLS, SEP, pack_with};
 use crate::model::{Bert, BertClassifier, BertConfig};
 use crate::pretraining::{cross_entropy, warmup_linear_decay};
 use crate::tasks::Example;
@@ -80,9 +80,11 @@ pub fn encode(
         .collect()
 }
 
-/// Input tensors of a batch: ids, segments, and each row's last real position.
+/// Input tensors of a batch padded with `pad` (the model's [PAD] id, the one its attention mask
+/// hides): ids, segments, and each row's last real position.
 pub fn batch_tensors(
     examples: &[&Encoded],
+    pad: u32,
     device: &Device,
 ) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<1, Int>) {
     let tokens: Vec<&[u32]> = examples.iter().map(|e| e.tokens.as_slice()).collect();
@@ -90,41 +92,45 @@ pub fn batch_tensors(
     let last: Vec<i64> = examples.iter().map(|e| e.tokens.len() as i64 - 1).collect();
     let count = last.len();
     (
-        pad_rows(&tokens, PAD, device),
+        pad_rows(&tokens, pad, device),
         pad_rows(&segments, 0, device),
         Tensor::from_data(TensorData::new(last, [count]), device),
     )
 }
 
-/// Label probabilities (one row per example) of `model` in evaluation mode.
+/// Examples per evaluation batch: larger than the training batch (no gradients to hold), and
+/// filled with examples of similar length so that little of it is padding.
+pub const EVAL_BATCH_SIZE: usize = 64;
+
+/// `examples`' indices in evaluation batches of similar length (the shortest first).
+fn eval_batches(examples: &[Encoded]) -> Vec<Vec<usize>> {
+    length_batches(examples, EVAL_BATCH_SIZE)
+}
+
+/// Label probabilities (one row per example, in `examples`' order) of `model` in evaluation
+/// mode. Padding is masked, so a row's probabilities do not depend on its batch-mates.
 pub fn probabilities(
     model: &BertClassifier,
     examples: &[Encoded],
-    batch_size: usize,
     device: &Device,
 ) -> Vec<Vec<f32>> {
-    let mut out = Vec::with_capacity(examples.len());
-    for chunk in examples.chunks(batch_size.max(1)) {
-        let refs: Vec<&Encoded> = chunk.iter().collect();
-        let (ids, segments, last) = batch_tensors(&refs, device);
+    let mut out = vec![Vec::new(); examples.len()];
+    for batch in eval_batches(examples) {
+        let refs: Vec<&Encoded> = batch.iter().map(|&i| &examples[i]).collect();
+        let (ids, segments, last) = batch_tensors(&refs, model.pad_id(), device);
         let probs = softmax(model.forward(ids, segments, last), 1);
         let [rows, labels] = probs.dims();
         let values = probs.into_data().try_to_vec::<f32>().unwrap_or_default();
-        for row in 0..rows {
-            out.push(values[row * labels..(row + 1) * labels].to_vec());
+        for (row, &index) in batch.iter().enumerate().take(rows) {
+            out[index] = values[row * labels..(row + 1) * labels].to_vec();
         }
     }
     out
 }
 
 /// Accuracy of `model` on `examples`.
-pub fn accuracy(
-    model: &BertClassifier,
-    examples: &[Encoded],
-    batch_size: usize,
-    device: &Device,
-) -> f64 {
-    let probs = probabilities(model, examples, batch_size, device);
+pub fn accuracy(model: &BertClassifier, examples: &[Encoded], device: &Device) -> f64 {
+    let probs = probabilities(model, examples, device);
     let correct = probs
         .iter()
         .zip(examples)
@@ -159,10 +165,10 @@ struct ClassificationObjective<'a> {
     batches: Vec<Vec<usize>>,
     train: &'a [Encoded],
     dev: &'a [Encoded],
+    dev_batches: Vec<Vec<usize>>,
     seed: u64,
     steps: usize,
     learning_rate: f64,
-    batch_size: usize,
     train_device: Device,
     eval_device: Device,
 }
@@ -173,7 +179,7 @@ impl Objective<BertClassifier> for ClassificationObjective<'_> {
         let examples: Vec<&Encoded> = indices.iter().map(|&i| &self.train[i]).collect();
         let tokens = examples.iter().map(|e| e.tokens.len() as u64).sum();
         let labels: Vec<u32> = examples.iter().map(|e| e.label as u32).collect();
-        let (ids, segments, last) = batch_tensors(&examples, &self.train_device);
+        let (ids, segments, last) = batch_tensors(&examples, model.pad_id(), &self.train_device);
         Ok(StepLoss {
             loss: cross_entropy(model.forward(ids, segments, last), &labels),
             tokens,
@@ -186,13 +192,13 @@ impl Objective<BertClassifier> for ClassificationObjective<'_> {
 
     fn dev_loss(&self, model: &BertClassifier) -> anyhow::Result<f64> {
         let mut total = 0.0;
-        for chunk in self.dev.chunks(self.batch_size.max(1)) {
-            let examples: Vec<&Encoded> = chunk.iter().collect();
+        for batch in &self.dev_batches {
+            let examples: Vec<&Encoded> = batch.iter().map(|&i| &self.dev[i]).collect();
             let labels: Vec<u32> = examples.iter().map(|e| e.label as u32).collect();
-            let (ids, segments, last) = batch_tensors(&examples, &self.eval_device);
+            let (ids, segments, last) = batch_tensors(&examples, model.pad_id(), &self.eval_device);
             let loss: f64 =
                 cross_entropy(model.forward(ids, segments, last), &labels).into_scalar();
-            total += loss * chunk.len() as f64;
+            total += loss * batch.len() as f64;
         }
         Ok(total / self.dev.len().max(1) as f64)
     }
@@ -238,10 +244,10 @@ pub fn finetune(
         batches,
         train: run.train,
         dev: run.dev,
+        dev_batches: eval_batches(run.dev),
         seed: run.seed,
         steps,
         learning_rate: run.learning_rate,
-        batch_size: run.batch_size,
         train_device: train_device.clone(),
         eval_device: device.clone(),
     };
@@ -316,12 +322,44 @@ mod tests {
             &Progress::hidden(),
         )
         .unwrap();
-        let accuracy = accuracy(&trained.model, &examples, 64, &device);
+        let accuracy = accuracy(&trained.model, &examples, &device);
         assert!(
             accuracy > 0.9,
             "accuracy {accuracy}, dev loss {:?}",
             trained.state.dev_loss
         );
+    }
+
+    #[test]
+    fn probabilities_come_back_in_input_order_whatever_the_length_batching() {
+        // Lengths that the evaluation batches reorder (long, short, long, …), more than a batch.
+        let examples: Vec<Encoded> = (0..EVAL_BATCH_SIZE + 9)
+            .map(|i| {
+                let words: Vec<u32> = (0..(i * 7) % 13 + 1)
+                    .map(|j| (5 + i + j) as u32 % 30)
+                    .collect();
+                let (tokens, segments) = crate::corpus::pack(&words, &[]);
+                Encoded {
+                    tokens,
+                    segments,
+                    label: i % 2,
+                }
+            })
+            .collect();
+        let device = Device::flex();
+        let model = repro_core::determinism::init_on_cpu(3, &device, |device| {
+            BertConfig::sized(30, 1, 16, 2, 16).init_classifier(2, device)
+        });
+        let together = probabilities(&model, &examples, &device);
+        for (i, example) in examples.iter().enumerate() {
+            let alone = probabilities(&model, std::slice::from_ref(example), &device);
+            for (a, b) in alone[0].iter().zip(&together[i]) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "example {i}: {a} alone, {b} in a batch"
+                );
+            }
+        }
     }
 
     #[test]

@@ -222,6 +222,8 @@ pub struct HfBert {
     /// `max_seq_length` of `sentence_bert_config.json` when present (sentence-transformers), else
     /// `max_position_embeddings`.
     pub max_seq_len: usize,
+    /// The checkpoint had no pooler, so it was initialised from seed 0 (callers say so).
+    pub fresh_pooler: bool,
 }
 
 /// Loads the BERT checkpoint in `dir` on `device`.
@@ -237,7 +239,7 @@ pub fn load(dir: &Path, device: &Device) -> anyhow::Result<HfBert> {
     let tokenizer = if dir.join("tokenizer.json").exists() {
         Tokenizer::from_json(&std::fs::read_to_string(dir.join("tokenizer.json"))?)?
     } else if dir.join("vocab.txt").exists() {
-        Tokenizer::from_bert_vocab(&dir.join("vocab.txt"))?
+        Tokenizer::from_bert_vocab(&dir.join("vocab.txt"), lowercases(dir)?)?
     } else {
         anyhow::bail!("{}: neither tokenizer.json nor vocab.txt", dir.display());
     };
@@ -249,9 +251,22 @@ pub fn load(dir: &Path, device: &Device) -> anyhow::Result<HfBert> {
         config.vocab_size
     );
     let weights = Weights::read(&dir.join("model.safetensors"))?;
-    let mapping = encoder_names(&config);
+    // Checkpoints saved from BertForMaskedLM and some sentence-transformers exports have no
+    // pooler; as Hugging Face does, it is then freshly initialised (here from seed 0, so loads
+    // are reproducible): fine-tuning trains it, `embed` never reads it.
+    let fresh_pooler = !weights.tensors.contains_key("pooler.dense.weight")
+        && !weights.tensors.contains_key("pooler.dense.bias");
+    let mapping: Vec<Mapped> = encoder_names(&config)
+        .into_iter()
+        .filter(|mapped| !(fresh_pooler && mapped.name.starts_with("pooler.")))
+        .collect();
     weights.check(&mapping)?;
-    let model = assign(config.init(device), &weights, &config, device);
+    let built = if fresh_pooler {
+        repro_core::determinism::init_on_cpu(0, device, |device| config.init(device))
+    } else {
+        config.init(device)
+    };
+    let model = assign(built, &weights, &config, !fresh_pooler, device);
     let max_seq_len = std::fs::read_to_string(dir.join("sentence_bert_config.json"))
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
@@ -263,11 +278,37 @@ pub fn load(dir: &Path, device: &Device) -> anyhow::Result<HfBert> {
         config,
         tokenizer,
         max_seq_len,
+        fresh_pooler,
     })
 }
 
+/// `do_lower_case` of `tokenizer_config.json` (true without the file or the field, as Hugging
+/// Face's `BertTokenizer`): bert-base-cased's vocabulary is useless when lower-cased.
+fn lowercases(dir: &Path) -> anyhow::Result<bool> {
+    let path = dir.join("tokenizer_config.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(true);
+    };
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    match &value["do_lower_case"] {
+        serde_json::Value::Null => Ok(true),
+        serde_json::Value::Bool(lower) => Ok(*lower),
+        other => anyhow::bail!(
+            "{}: do_lower_case is {other}, expected true or false",
+            path.display()
+        ),
+    }
+}
+
 /// Puts the checkpoint's tensors into a freshly built model (shapes already checked).
-fn assign(mut model: Bert, w: &Weights, config: &BertConfig, device: &Device) -> Bert {
+fn assign(
+    mut model: Bert,
+    w: &Weights,
+    config: &BertConfig,
+    with_pooler: bool,
+    device: &Device,
+) -> Bert {
     use Layout::{Copy, TransposeLinear as T};
     let e = &mut model.embeddings;
     e.word_embeddings.weight = w.param("embeddings.word_embeddings.weight", Copy, device);
@@ -318,7 +359,9 @@ fn assign(mut model: Bert, w: &Weights, config: &BertConfig, device: &Device) ->
             &format!("{p}.output.LayerNorm"),
         );
     }
-    linear(&mut model.pooler, "pooler.dense");
+    if with_pooler {
+        linear(&mut model.pooler, "pooler.dense");
+    }
     model
 }
 

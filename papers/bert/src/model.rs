@@ -58,6 +58,10 @@ pub struct BertConfig {
     /// The activation (`gelu`, the erf form; the only one this model implements).
     #[serde(default = "gelu_name")]
     pub hidden_act: String,
+    /// `absolute` (learned positions, BERT's; the only kind this model implements). Hugging
+    /// Face's `relative_key` variants are refused on load rather than silently run as absolute.
+    #[serde(default = "absolute_name", skip_serializing_if = "is_absolute")]
+    pub position_embedding_type: String,
     /// Left-to-right attention (the LTR ablation of Table 5); BERT itself is bidirectional.
     #[serde(default)]
     pub causal: bool,
@@ -74,6 +78,12 @@ fn layer_norm_eps() -> f64 {
 }
 fn gelu_name() -> String {
     "gelu".to_string()
+}
+fn absolute_name() -> String {
+    "absolute".to_string()
+}
+fn is_absolute(kind: &str) -> bool {
+    kind == "absolute"
 }
 
 impl BertConfig {
@@ -99,6 +109,7 @@ impl BertConfig {
             layer_norm_eps: 1e-12,
             pad_token_id: 0,
             hidden_act: gelu_name(),
+            position_embedding_type: absolute_name(),
             causal: false,
         }
     }
@@ -125,6 +136,11 @@ impl BertConfig {
             self.hidden_act == "gelu",
             "hidden_act `{}` is not implemented (only `gelu`, BERT's erf form)",
             self.hidden_act
+        );
+        anyhow::ensure!(
+            self.position_embedding_type == "absolute",
+            "position_embedding_type `{}` is not implemented (only `absolute`, BERT's learned positions)",
+            self.position_embedding_type
         );
         Ok(())
     }
@@ -476,6 +492,11 @@ pub struct BertClassifier {
 }
 
 impl BertClassifier {
+    /// Id of [PAD] (what batches are padded with).
+    pub fn pad_id(&self) -> u32 {
+        self.bert.pad_id() as u32
+    }
+
     /// Label logits (B, K). `last` (B) holds each row's last real position (used by a
     /// left-to-right encoder, whose [CLS] has seen nothing).
     pub fn forward(

@@ -86,6 +86,12 @@ pub fn finetune_checkpoint(
 ) -> anyhow::Result<TransferResult> {
     anyhow::ensure!(!run.learning_rates.is_empty(), "no learning rate to try");
     let loaded = crate::hf::load(model_dir, device)?;
+    if loaded.fresh_pooler {
+        progress.println(&format!(
+            "{}: no pooler in the checkpoint; it starts from seed 0 and is trained with the rest",
+            model_dir.display()
+        ));
+    }
     let config = TasksConfig {
         dev_percent: 10,
         test_percent: 10,
@@ -121,7 +127,7 @@ pub fn finetune_checkpoint(
             device,
             progress,
         )?;
-        let accuracy = 100.0 * finetuning::accuracy(&trained.model, &dev, 64, device);
+        let accuracy = 100.0 * finetuning::accuracy(&trained.model, &dev, device);
         grid.push((learning_rate, accuracy));
         // Ties go to the smaller rate, as in the reproduction's selection.
         let better = best.as_ref().is_none_or(|(score, rate, _)| {
@@ -135,7 +141,7 @@ pub fn finetune_checkpoint(
         anyhow::bail!("no learning rate to try");
     };
     Ok(TransferResult {
-        test_accuracy: 100.0 * finetuning::accuracy(&model, &test, 64, device),
+        test_accuracy: 100.0 * finetuning::accuracy(&model, &test, device),
         grid,
         chosen,
         sizes: (train.len(), dev.len(), test.len()),

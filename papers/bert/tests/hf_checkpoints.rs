@@ -223,3 +223,94 @@ fn minilm_matches_an_independent_numpy_forward_pass() {
     assert!(worst <= 1e-4, "largest embedding difference {worst}");
     println!("all-MiniLM-L6-v2 agrees with the NumPy reference: embeddings within {worst:.1e}");
 }
+
+/// Rewrites one field of the checkpoint's `config.json`.
+fn set_config_field(dir: &std::path::Path, field: &str, value: serde_json::Value) {
+    let path = dir.join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json[field] = value;
+    std::fs::write(&path, json.to_string()).unwrap();
+}
+
+#[test]
+fn relative_position_embeddings_are_refused_not_run_as_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    hf::write_test_checkpoint(dir.path(), &config(), &vocab(40), "", None, None).unwrap();
+    set_config_field(dir.path(), "position_embedding_type", "relative_key".into());
+    let error = error(dir.path());
+    assert!(
+        error.contains("position_embedding_type `relative_key` is not implemented"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_cased_vocabulary_keeps_case_when_tokenizer_config_says_so() {
+    let mut words = vocab(40);
+    words[10] = "Hello".into();
+    words[11] = "hello".into();
+    let dir = tempfile::tempdir().unwrap();
+    hf::write_test_checkpoint(dir.path(), &config(), &words, "", None, None).unwrap();
+    let encode = |dir: &std::path::Path| {
+        let loaded = hf::load(dir, &Device::flex()).unwrap();
+        loaded.tokenizer.encode("Hello").unwrap()
+    };
+    // No tokenizer_config.json: uncased, as Hugging Face's BertTokenizer defaults.
+    assert_eq!(encode(dir.path()), vec![11]);
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"do_lower_case": false}"#,
+    )
+    .unwrap();
+    assert_eq!(encode(dir.path()), vec![10]);
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"do_lower_case": "yes"}"#,
+    )
+    .unwrap();
+    assert!(error(dir.path()).contains("do_lower_case is \"yes\", expected true or false"));
+}
+
+#[test]
+fn a_checkpoint_without_a_pooler_loads_with_a_reproducible_fresh_one() {
+    let pooler = |dir: &std::path::Path| {
+        let loaded = hf::load(dir, &Device::flex()).unwrap();
+        assert!(loaded.fresh_pooler);
+        loaded
+            .model
+            .pooler
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Written without the pooler's bias first, then without its weight too.
+    hf::write_test_checkpoint(
+        dir.path(),
+        &config(),
+        &vocab(40),
+        "",
+        Some("pooler.dense.bias"),
+        None,
+    )
+    .unwrap();
+    // One of the two pooler tensors alone is a broken checkpoint, not a pooler-less one.
+    assert!(error(dir.path()).contains("missing tensor `pooler.dense.bias`"));
+    let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<(String, safetensors::tensor::TensorView)> = file
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("pooler."))
+        .collect();
+    safetensors::serialize_to_file(kept, None, &dir.path().join("model.safetensors")).unwrap();
+    let first = pooler(dir.path());
+    assert_eq!(
+        first,
+        pooler(dir.path()),
+        "a fresh pooler must be the same on every load"
+    );
+}

@@ -145,15 +145,21 @@ impl Tokenizer {
     }
 
     /// A BERT WordPiece tokenizer from a `vocab.txt` (one piece per line, ids by line), with
-    /// BERT's uncased normaliser and pre-tokeniser, for checkpoints that ship no
-    /// `tokenizer.json`.
-    pub fn from_bert_vocab(path: &std::path::Path) -> anyhow::Result<Self> {
+    /// BERT's normaliser (lower-casing and accent stripping when `lowercase`, as uncased
+    /// checkpoints) and pre-tokeniser, for checkpoints that ship no `tokenizer.json`.
+    pub fn from_bert_vocab(path: &std::path::Path, lowercase: bool) -> anyhow::Result<Self> {
         let file = path.to_string_lossy().to_string();
         let model = WordPiece::from_file(&file)
             .build()
             .map_err(|e| error(&format!("reading {file}"), e))?;
         let mut inner = tokenizers::Tokenizer::new(model);
-        inner.with_normalizer(Some(BertNormalizer::new(true, true, None, true)));
+        // Cased checkpoints keep case and accents; uncased ones strip accents with the case.
+        inner.with_normalizer(Some(BertNormalizer::new(
+            true,
+            true,
+            Some(lowercase),
+            lowercase,
+        )));
         inner.with_pre_tokenizer(Some(BertPreTokenizer));
         inner.with_decoder(Some(WordPieceDecoder::default()));
         Ok(Self { inner })
