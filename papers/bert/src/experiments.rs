@@ -6,6 +6,7 @@
 //! | [`pretraining_vs_scratch`] | §1/§5: pre-trained + fine-tuned vs the same model from scratch  |
 //! | [`pretraining_tasks`]    | Table 5: MLM + NSP vs No NSP vs LTR & No NSP                      |
 //! | [`model_size`]           | Table 6: larger encoders, lower MLM perplexity, better accuracy   |
+//! | [`feature_based`](crate::feature_based::feature_based) | Table 7: frozen layers + logistic regression vs fine-tuning |
 //! | [`pretrained_at_scale`]  | context: frozen all-MiniLM-L6-v2 features + logistic regression   |
 //!
 //! A training is planned per (arm, seed): pre-training once per configuration however many
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical;
 use crate::corpus::{self, Instance};
 use crate::finetuning::{self, Encoded, FinetuningRun};
-use crate::model::{BertClassifier, BertConfig, BertForPreTraining};
+use crate::model::{Bert, BertClassifier, BertConfig, BertForPreTraining};
 use crate::pretraining::{self, PretrainingObjective, PretrainingRun};
 use crate::probe;
 use crate::scale::{CorpusConfig, PretrainingConfig, ScaleConfig, SizeConfig, TasksConfig};
@@ -61,6 +62,12 @@ pub fn experiments<'a>() -> Vec<Experiment<Lab<'a>, Planned>> {
             reproduces: "Table 6: encoder sizes (#L, #H, #A): held-out MLM perplexity and fine-tuned dev accuracy",
             plan: |lab| lab.plan(&lab.size_arms(), true),
             measure: model_size,
+        },
+        Experiment {
+            name: "feature_based",
+            reproduces: "Table 7 (adapted to sentence tasks): the pre-trained base model frozen, its layers mean-pooled into logistic regression, vs the same model fine-tuned whole",
+            plan: |lab| lab.plan(&[lab.base()], true),
+            measure: crate::feature_based::feature_based,
         },
         Experiment {
             name: "pretrained_at_scale",
@@ -728,6 +735,17 @@ impl<'a> Lab<'a> {
         self.pretrainings.result(&run)
     }
 
+    /// The pre-trained encoders of `arm`, seed by seed, with their run keys.
+    pub(crate) fn pretrained_models(&self, arm: &Arm) -> anyhow::Result<Vec<(RunKey, Bert)>> {
+        self.seeds
+            .iter()
+            .map(|&seed| {
+                let pretrained = self.pretrained(arm, seed)?;
+                Ok((pretrained.key, pretrained.model.bert))
+            })
+            .collect()
+    }
+
     /// The fine-tuning of `arm` on `task` with the best dev accuracy over the learning-rate grid
     /// (ties: the smaller rate), for `seed`.
     fn selected(
@@ -781,7 +799,12 @@ impl<'a> Lab<'a> {
 
     /// Per-arm metrics over seeds: `{arm}.{task}.dev_accuracy` (and `.test_accuracy` when
     /// `with_test`), `{arm}.lm_nll` / `.lm_ppl` for pre-trained arms; plus notes and curves.
-    fn compare(&self, name: &str, arms: &[Arm], with_test: bool) -> anyhow::Result<Measurement> {
+    pub(crate) fn compare(
+        &self,
+        name: &str,
+        arms: &[Arm],
+        with_test: bool,
+    ) -> anyhow::Result<Measurement> {
         let mut measured = Measurement {
             seeds: self.seeds.clone(),
             ..Measurement::default()

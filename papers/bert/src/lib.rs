@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: [`corpus`] (documents, WordPiece, NSP instances, masking) → [`model`] (§3)
 //! → [`pretraining`] (§3.1, Appendix A.2) → [`tasks`] and [`finetuning`] (§4) → [`experiments`]
-//! (Tables 5 and 6, pre-trained vs scratch, the pre-trained-at-scale probe in [`probe`]) →
+//! (Tables 5 and 6, pre-trained vs scratch, Table 7 in [`feature_based`], the pre-trained-at-scale
+//! probe in [`probe`]) →
 //! [`claims`]. [`hf`] loads Hugging Face BERT checkpoints into the same model, [`embed`] makes
 //! sentence embeddings from them, [`classify`] serves a fine-tuned checkpoint.
 //!
@@ -18,6 +19,7 @@ pub mod classify;
 pub mod corpus;
 pub mod embed;
 pub mod experiments;
+pub mod feature_based;
 pub mod finetuning;
 pub mod hf;
 pub mod model;

@@ -350,6 +350,11 @@ impl EncoderLayer {
             },
         }
     }
+
+    /// The layer's output for input `x` (B, T, H) under attention mask `mask`.
+    fn forward(&self, x: Tensor<3>, mask: Tensor<3, Bool>) -> Tensor<3> {
+        self.feed_forward.forward(self.attention.forward(x, mask))
+    }
 }
 
 /// The encoder: embeddings, L layers, and the pooler on [CLS].
@@ -368,19 +373,40 @@ pub struct Bert {
 impl Bert {
     /// Final hidden states (B, T, H) of token ids and segment ids (both (B, T)).
     pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
-        let [batch, length] = input_ids.dims();
-        let mut mask = padding_mask(&input_ids, self.pad_id); // (B, 1, T)
-        if self.causal {
-            mask = causal_mask(batch, length, &input_ids.device())
-                .bool_or(mask.expand([batch, length, length]));
-        }
+        let mask = self.attention_mask(&input_ids);
         let mut x = self.embeddings.forward(input_ids, token_type_ids);
         for layer in &self.layers {
-            x = layer
-                .feed_forward
-                .forward(layer.attention.forward(x, mask.clone()));
+            x = layer.forward(x, mask.clone());
         }
         x
+    }
+
+    /// The embeddings' output and every layer's, L + 1 tensors (B, T, H): the activations
+    /// Table 7's feature-based rows read (§5.3). [`Bert::forward`] keeps only the last.
+    pub fn forward_layers(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Tensor<2, Int>,
+    ) -> Vec<Tensor<3>> {
+        let mask = self.attention_mask(&input_ids);
+        let mut outputs = vec![self.embeddings.forward(input_ids, token_type_ids)];
+        for layer in &self.layers {
+            let below = outputs[outputs.len() - 1].clone();
+            outputs.push(layer.forward(below, mask.clone()));
+        }
+        outputs
+    }
+
+    /// Positions each query may not attend to: padding, and the future for a causal encoder.
+    fn attention_mask(&self, input_ids: &Tensor<2, Int>) -> Tensor<3, Bool> {
+        let [batch, length] = input_ids.dims();
+        let mask = padding_mask(input_ids, self.pad_id); // (B, 1, T)
+        if self.causal {
+            causal_mask(batch, length, &input_ids.device())
+                .bool_or(mask.expand([batch, length, length]))
+        } else {
+            mask
+        }
     }
 
     /// The pooled vector `tanh(W h_p + b)` of position `positions[b]` of each row (B, H): [CLS]
