@@ -196,8 +196,8 @@ const SST2_DEV_MIN_WORDS: usize = 8;
 /// phrase of each parsed sentence ("a gorgeous , witty , seductive movie ." and "witty"), so a
 /// dev set drawn by hash alone would be scored on sub-phrases of training examples and choose
 /// hyper-parameters on leaked data. Dev is the `size` phrases of at least
-/// [`SST2_DEV_MIN_WORDS`] words with the lowest hash; every training phrase contained in a dev
-/// phrase or containing one (on word boundaries) leaves training.
+/// [`SST2_DEV_MIN_WORDS`] words with the lowest hash, none inside another; every training phrase
+/// contained in a dev phrase or containing one (on word boundaries) leaves training.
 pub fn sst2_dev_split(phrases: Vec<Example>, size: usize) -> (Vec<Example>, Vec<Example>) {
     let padded = |e: &Example| format!(" {} ", e.text_a);
     let mut candidates: Vec<(u64, usize)> = phrases
@@ -207,9 +207,21 @@ pub fn sst2_dev_split(phrases: Vec<Example>, size: usize) -> (Vec<Example>, Vec<
         .map(|(i, e)| (fnv1a(&e.text_a), i))
         .collect();
     candidates.sort_unstable();
-    let dev_index: std::collections::HashSet<usize> =
-        candidates.iter().take(size).map(|&(_, i)| i).collect();
-    let dev_text: Vec<String> = dev_index.iter().map(|&i| padded(&phrases[i])).collect();
+    // Two long spans of one sentence nest; keep the first (by hash) of any nested pair so that
+    // dev holds `size` distinct contexts.
+    let overlap = |a: &str, b: &str| a.contains(b) || b.contains(a);
+    let mut dev_index = std::collections::HashSet::new();
+    let mut dev_text: Vec<String> = Vec::new();
+    for &(_, i) in &candidates {
+        if dev_text.len() == size {
+            break;
+        }
+        let text = padded(&phrases[i]);
+        if !dev_text.iter().any(|d| overlap(d, &text)) {
+            dev_index.insert(i);
+            dev_text.push(text);
+        }
+    }
     let mut train = Vec::new();
     let mut dev = Vec::new();
     for (i, example) in phrases.into_iter().enumerate() {

@@ -7,8 +7,9 @@
 //! segments of a pair) and fed to an L2-regularised logistic regression, the penalty chosen on
 //! dev (SentEval's linear probe, [`crate::probe`]). Rows follow the table: the embeddings' output,
 //! the second-to-last and last hidden layers, and the last four concatenated (all layers when the
-//! model has fewer). Table 7's weighted sums are left out: they need a learned weight per layer,
-//! which a linear probe on the concatenation already subsumes.
+//! model has fewer; with L = 1 the second-to-last layer is the embeddings). Table 7's weighted
+//! sums are left out: a linear probe on the concatenation can express any weighted sum (the same
+//! function class), though it is fitted differently from the paper's learned layer weights.
 
 use burn::tensor::{Device, Tensor};
 use repro_core::experiment::Measurement;
@@ -157,6 +158,13 @@ pub fn feature_based(lab: &Lab) -> anyhow::Result<Measurement> {
             }
             phase.inc(1);
         }
+        measured.metrics.insert(
+            format!("majority.{}.test_accuracy", task.task.name),
+            Metric::new(
+                vec![100.0 * task.task.majority_accuracy(&task.task.splits.test)],
+                "%",
+            ),
+        );
         for (features, (dev, test)) in Features::ALL.iter().zip(scores) {
             let key = |metric: &str| format!("{}.{}.{metric}", features.key(), task.task.name);
             measured.metrics.insert(

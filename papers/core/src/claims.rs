@@ -180,8 +180,14 @@ fn compare(metrics: &Metrics, a: &Arm, b: &Arm) -> anyhow::Result<Compared> {
         mb.unit
     );
     let (extra, bootstrap) = sentence_variance(metrics, ma, mb);
-    let interval = stats::difference_interval(&ma.values, &mb.values, extra, ALPHA)
-        .map_err(|why| anyhow::anyhow!("{why}"))?;
+    // Two readings of the same runs (seed by seed) are paired; other arms are independent.
+    let paired = !ma.runs.is_empty() && ma.runs == mb.runs && extra == 0.0;
+    let interval = if paired {
+        stats::paired_difference_interval(&ma.values, &mb.values, ALPHA)
+    } else {
+        stats::difference_interval(&ma.values, &mb.values, extra, ALPHA)
+    }
+    .map_err(|why| anyhow::anyhow!("{why}"))?;
     let mut method = format!(
         "n = {} vs {} seeds, {}",
         ma.values.len(),
@@ -368,6 +374,57 @@ pub fn about_equal(
         explanation: format!(
             "{}: {} ({}); equivalence by two one-sided tests at α = {ALPHA} with margin \
              ±{m:.d$} {} ({}) → {}: {why}.",
+            compared.arms,
+            interval_text(interval, &compared.unit),
+            compared.method,
+            compared.unit,
+            margin.why,
+            verdict.name()
+        ),
+        evidence: compared.evidence,
+    })
+}
+
+/// Claim "`a` is not worse than `b` by more than `margin`" (non-inferiority, for a
+/// higher-is-better metric): `holds` when the interval of Δ = a − b lies above −margin, `fails`
+/// when it lies wholly below, `inconclusive` otherwise.
+pub fn not_worse(
+    metrics: &Metrics,
+    a: Arm,
+    b: Arm,
+    margin: Margin,
+) -> anyhow::Result<ClaimOutcome> {
+    let compared = compare(metrics, &a, &b)?;
+    let interval = &compared.interval;
+    let m = margin.value;
+    let (verdict, why) = if !compared.unconverged.is_empty() {
+        (
+            Verdict::Inconclusive,
+            unconverged_text(&compared.unconverged),
+        )
+    } else if interval.low > -m {
+        (
+            Verdict::Holds,
+            "the interval lies above −margin".to_string(),
+        )
+    } else if interval.high < -m {
+        (
+            Verdict::Fails,
+            "the interval lies wholly below −margin".to_string(),
+        )
+    } else {
+        (
+            Verdict::Inconclusive,
+            "the interval straddles −margin: non-inferiority can be neither shown nor ruled out"
+                .to_string(),
+        )
+    };
+    let d = decimals(&compared.unit);
+    Ok(ClaimOutcome {
+        verdict,
+        explanation: format!(
+            "{}: {} ({}); non-inferiority by a one-sided test at α = {ALPHA} with margin \
+             {m:.d$} {} ({}) → {}: {why}.",
             compared.arms,
             interval_text(interval, &compared.unit),
             compared.method,

@@ -158,6 +158,38 @@ pub fn difference_interval(
     })
 }
 
+/// The (1 − 2α) interval of mean(a − b) when `a[i]` and `b[i]` come from the same run (seed
+/// `i`'s one pre-trained encoder read two ways): a paired t over the per-seed differences, df
+/// n − 1. What the pair shares (the encoder's luck) cancels, so the interval is the width of
+/// the differences' spread, not of both arms' spreads added.
+pub fn paired_difference_interval(a: &[f64], b: &[f64], alpha: f64) -> Result<Interval, String> {
+    if a.len() != b.len() {
+        return Err(format!("paired arms of {} and {} values", a.len(), b.len()));
+    }
+    if a.len() < 2 {
+        return Err("one seed per arm: no seed spread to test against".to_string());
+    }
+    let differences: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let delta = mean(&differences);
+    if !delta.is_finite() {
+        return Err("a value is not finite (a diverged run?)".to_string());
+    }
+    let n = differences.len();
+    let se = (variance(&differences) / n as f64).sqrt();
+    let df = (n - 1) as f64;
+    let quantile = student_t(df)
+        .map(|t| t.inverse_cdf(1.0 - alpha))
+        .ok_or_else(|| format!("no t distribution with df {df}"))?;
+    Ok(Interval {
+        delta,
+        low: delta - quantile * se,
+        high: delta + quantile * se,
+        se,
+        df,
+        method: format!("paired t over the {n} seeds' differences (same runs), df {df:.0}"),
+    })
+}
+
 /// The sentence-level sampling variance of Δ = (mean over a's seeds of corpus BLEU) − (the same
 /// for b): the variance over `resamples` paired bootstrap resamples of the sentences (the same
 /// resample for every system, as sacreBLEU's `--paired-bs`). `a[s][i]` are the statistics of

@@ -276,3 +276,76 @@ fn changed_verdicts_are_listed() {
     );
     assert!(changed_verdicts(&[report(Verdict::Holds)], &[report(Verdict::Holds)]).is_empty());
 }
+
+/// Metrics `a` and `b` read from the same runs (seed `i` gives `a[i]` and `b[i]`).
+fn paired_metrics(a: &[f64], b: &[f64]) -> Metrics {
+    let mut out = Metrics::default();
+    let runs: Vec<RunKey> = (0..a.len()).map(|i| RunKey(format!("r{i}"))).collect();
+    for (i, key) in runs.iter().enumerate() {
+        out.trainings
+            .insert(key.clone(), record(&key.0, i as u64 + 1, 0.001, None));
+    }
+    for (name, values) in [("a", a), ("b", b)] {
+        out.values.insert(
+            format!("x.{name}"),
+            Metric::new(values.to_vec(), "%").of_runs(runs.clone()),
+        );
+    }
+    out
+}
+
+#[test]
+fn two_readings_of_the_same_runs_are_compared_pair_by_pair() {
+    // Each seed's encoder is good or bad for both readings alike: the arms spread by ±5, their
+    // difference by ±0.1. Unpaired, Δ = 1 is lost in the spread; paired, it is clear.
+    let (a, b) = ([66.0, 71.0, 61.0], [65.0, 69.9, 60.1]);
+    let paired = higher(&paired_metrics(&a, &b), arm("a", "x.a"), arm("b", "x.b")).unwrap();
+    assert_eq!(paired.verdict, Verdict::Holds, "{}", paired.explanation);
+    assert!(paired.explanation.contains("paired t over the 3 seeds"));
+    let unpaired = higher(&metrics(&a, &b, "%"), arm("a", "x.a"), arm("b", "x.b")).unwrap();
+    assert_eq!(
+        unpaired.verdict,
+        Verdict::Inconclusive,
+        "{}",
+        unpaired.explanation
+    );
+    assert!(unpaired.explanation.contains("Welch"));
+}
+
+#[test]
+fn non_inferiority_holds_above_minus_margin_and_fails_wholly_below() {
+    let margin = Margin {
+        value: 2.0,
+        why: "test",
+    };
+    let verdict = |a: &[f64], b: &[f64]| {
+        not_worse(
+            &paired_metrics(a, b),
+            arm("a", "x.a"),
+            arm("b", "x.b"),
+            margin,
+        )
+        .unwrap()
+        .verdict
+    };
+    // a 0.5 behind b, tightly: within 2 points.
+    assert_eq!(
+        verdict(&[64.5, 69.6, 59.4], &[65.0, 70.0, 60.0]),
+        Verdict::Holds
+    );
+    // a far ahead: not worse, so it holds too (unlike equivalence).
+    assert_eq!(
+        verdict(&[75.0, 80.1, 69.9], &[65.0, 70.0, 60.0]),
+        Verdict::Holds
+    );
+    // a 10 behind: fails.
+    assert_eq!(
+        verdict(&[55.0, 60.2, 49.9], &[65.0, 70.0, 60.0]),
+        Verdict::Fails
+    );
+    // a 2 behind with noise: cannot tell.
+    assert_eq!(
+        verdict(&[60.0, 71.0, 57.0], &[65.0, 70.0, 60.0]),
+        Verdict::Inconclusive
+    );
+}
