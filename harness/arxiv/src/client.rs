@@ -479,26 +479,27 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// Records the end of a request in the stamp file: milliseconds since the Unix epoch (file
-    /// modification times are too coarse on some file systems).
+    /// Records the end of a request in the stamp file: nanoseconds since the Unix epoch (file
+    /// modification times are too coarse on some file systems, and a stamp truncated to
+    /// milliseconds lets the next process start up to a millisecond early).
     fn stamp(&self) {
         if let Some(stamp) = &self.config.stamp_file {
             if let Some(dir) = stamp.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            let millis = SystemTime::now()
+            let nanos = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
-                .as_millis();
-            let _ = std::fs::write(stamp, format!("{millis}\n"));
+                .as_nanos();
+            let _ = std::fs::write(stamp, format!("{nanos}\n"));
         }
     }
 }
 
 /// The time recorded in a stamp file.
 fn read_stamp(path: &std::path::Path) -> Option<SystemTime> {
-    let millis: u64 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(millis))
+    let nanos: u64 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
 }
 
 enum Attempt {
