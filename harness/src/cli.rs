@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    bleu, checkpoints, classify, compare, embed, finetune, list, reproduce, translate,
+    bleu, checkpoints, classify, compare, embed, finetune, list, reproduce, tasks, translate,
 };
 
 /// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
@@ -27,6 +27,7 @@ Examples:
   repro reproduce attention --only attention_heads   one experiment, only what it trains
   repro compare attention                      re-print the stored table, no training
   repro checkpoints                            the trained runs, with their step and dev metric
+  repro tasks gpt3 2d_plus --shots 3           the exact few-shot prompt a GPT model sees
   repro translate --checkpoint DIR 'In the beginning was the Word.'
   repro classify --checkpoint DIR 'A gorgeous, witty movie.'   a fine-tuned BERT
   echo 'A man plays a guitar.' | repro embed --model DIR      sentence embeddings (HF BERT)
@@ -44,6 +45,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// List the trained runs (checkpoints) with their configuration, step and dev metric.
     Checkpoints(checkpoints::CheckpointsArgs),
+    /// Show a paper's evaluation instances and the exact prompts its models see.
+    Tasks(tasks::TasksArgs),
     /// Translate text with a trained Transformer checkpoint.
     Translate(translate::TranslateArgs),
     /// Label text with a fine-tuned BERT checkpoint.
@@ -75,6 +78,7 @@ pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
         Command::Reproduce(args) => reproduce::run(&args, io.stdout, io.stderr),
         Command::Compare(args) => compare::run(&args, io.stdout),
         Command::Checkpoints(args) => checkpoints::run(&args, io.stdout),
+        Command::Tasks(args) => tasks::run(&args, io.stdout),
         Command::Translate(args) => translate::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Classify(args) => classify::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Embed(args) => embed::run(&args, io.stdin, io.stdout),

@@ -9,6 +9,7 @@ pub fn papers() -> Vec<Box<dyn Paper>> {
         // papers (kept sorted; `repro arxiv stub` inserts here)
         repro_attention::paper(),
         repro_bert::paper(),
+        repro_gpt3::paper(),
     ]
 }
 

@@ -8,4 +8,5 @@ pub mod embed;
 pub mod finetune;
 pub mod list;
 pub mod reproduce;
+pub mod tasks;
 pub mod translate;

@@ -39,38 +39,12 @@ pub const PARAPHRASE_BOOKS: [&str; 27] = [
 ];
 
 /// A document: sentences in order (NSP's "next" is the next sentence of the same document).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    /// `brown/ca01`, `web/GEN.1`.
-    pub id: String,
-    /// Its sentences (Brown) or verses (WEB).
-    pub sentences: Vec<String>,
-}
+pub use repro_core::data::corpora::Document;
 
 /// The embedded pre-training documents: Brown files, then WEB chapters outside
 /// [`PARAPHRASE_BOOKS`], in corpus order.
 pub fn documents() -> anyhow::Result<Vec<Document>> {
-    let mut documents: Vec<Document> = Vec::new();
-    let mut push = |id: String, sentence: &str| match documents.last_mut() {
-        Some(last) if last.id == id => last.sentences.push(sentence.to_string()),
-        _ => documents.push(Document {
-            id,
-            sentences: vec![sentence.to_string()],
-        }),
-    };
-    for row in corpora::tsv("brown", BROWN_GZ, 3)? {
-        push(format!("brown/{}", row[0]), &row[2]);
-    }
-    for row in corpora::tsv("english-web-refs", ENGLISH_WEB_REFS_GZ, 2)? {
-        let mut parts = row[0].split('.');
-        let (Some(book), Some(chapter)) = (parts.next(), parts.next()) else {
-            anyhow::bail!("english-web-refs: malformed reference `{}`", row[0]);
-        };
-        if !PARAPHRASE_BOOKS.contains(&book) {
-            push(format!("web/{book}.{chapter}"), &row[1]);
-        }
-    }
-    Ok(documents)
+    corpora::documents(&PARAPHRASE_BOOKS)
 }
 
 /// SHA-256 of the embedded data this crate reads (pre-training corpora and tasks), for provenance.

@@ -8,7 +8,6 @@
 //! model of a run, so perplexities compare; for the left-to-right model it is the next-token loss.
 
 use burn::optim::AdamWConfig;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use repro_core::data::batch::{batch_for_step, pad_rows};
 use repro_core::determinism::{init_on_cpu, step_seed};
@@ -61,20 +60,7 @@ pub fn warmup_linear_decay(step: usize, total: usize, warmup: usize, peak: f64) 
     }
 }
 
-/// Mean cross-entropy of `logits` (N, C) against `labels` (N): shape (1).
-pub fn cross_entropy(logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
-    let device = logits.device();
-    let [n, _] = logits.dims();
-    let targets = Tensor::<1, Int>::from_data(
-        TensorData::new(
-            labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>(),
-            [n],
-        ),
-        &device,
-    );
-    let picked = log_softmax(logits, 1).gather(1, targets.unsqueeze_dim::<2>(1));
-    -picked.mean()
-}
+pub use repro_core::train::loss::cross_entropy;
 
 /// What the model predicts in one batch: inputs and the positions (flattened B·T rows) whose
 /// tokens it must produce.
@@ -323,18 +309,6 @@ mod tests {
         assert_eq!(warmup_linear_decay(10, 100, 10, 1.0), 1.0);
         assert!((warmup_linear_decay(55, 100, 10, 1.0) - 0.5).abs() < 1e-12);
         assert_eq!(warmup_linear_decay(100, 100, 10, 1.0), 0.0);
-    }
-
-    #[test]
-    fn cross_entropy_is_the_mean_negative_log_probability_of_the_label() {
-        let device = Device::flex();
-        let logits = Tensor::<2>::from_data(
-            TensorData::new(vec![0.0f32, 0.0, 2.0, 0.0], [2, 2]),
-            &device,
-        );
-        let loss: f64 = cross_entropy(logits, &[1, 0]).into_scalar();
-        let expected = (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0;
-        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
     }
 
     #[test]

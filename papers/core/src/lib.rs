@@ -4,9 +4,10 @@
 //! crate is the shared engine: scales validated on load ([`scales`]), the run plan ([`lab`]) and
 //! experiment table ([`experiment`]), the training loop ([`train`]) with its checkpoints
 //! ([`checkpoint`]) and determinism helpers ([`determinism`]), data helpers ([`data`]: verified
-//! downloads, leak-free splits, batches, tokenizers), metrics (BLEU), published numbers, claims
-//! with computed verdicts, progress bars, results (JSON, Markdown, SVG plots), and the
-//! applications' interfaces ([`apps`]).
+//! downloads, leak-free splits, batches, tokenizers), few-shot evaluation of language models
+//! ([`eval`]: tasks as data, prompts, the model adapter, scoring), metrics (BLEU), published
+//! numbers, claims with computed verdicts, progress bars, results (JSON, Markdown, SVG plots),
+//! and the applications' interfaces ([`apps`]).
 #![deny(missing_docs)]
 
 pub mod apps;
@@ -15,6 +16,7 @@ pub mod checkpoint;
 pub mod claims;
 pub mod data;
 pub mod determinism;
+pub mod eval;
 pub mod experiment;
 pub mod lab;
 pub mod metrics;

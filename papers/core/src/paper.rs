@@ -89,6 +89,18 @@ pub trait Paper: Send + Sync {
         None
     }
 
+    /// Held-out instances of the paper's evaluation tasks with the exact prompts a model sees, for
+    /// `repro tasks`.
+    fn show_tasks(
+        &self,
+        _request: &crate::eval::ShowRequest,
+    ) -> anyhow::Result<Vec<crate::eval::ShownInstance>> {
+        anyhow::bail!(
+            "`{}` has no few-shot evaluation tasks (papers with tasks: gpt3)",
+            self.info().id
+        )
+    }
+
     /// A translation model from the checkpoint in `step_dir` (written by this paper's
     /// reproduction, `identity` read from it), for `repro translate`.
     fn translator(

@@ -315,5 +315,7 @@ fn thousands(value: f64) -> String {
     }
 }
 
+pub mod loss;
+
 #[cfg(test)]
 mod tests;

@@ -43,6 +43,42 @@ pub fn tsv(name: &str, gz: &[u8], fields: usize) -> anyhow::Result<Vec<Vec<Strin
         .collect()
 }
 
+/// A document of running text: sentences (Brown) or verses (WEB) in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// `brown/ca01`, `web/GEN.1`.
+    pub id: String,
+    /// Its sentences or verses.
+    pub sentences: Vec<String>,
+}
+
+/// The embedded English documents in corpus order: the 500 Brown files (~2,000 words each, 15
+/// genres), then the World English Bible by chapter, leaving out the books in `exclude_books`
+/// (USFM codes) — a paper keeps out the books its downstream tasks are built from.
+pub fn documents(exclude_books: &[&str]) -> anyhow::Result<Vec<Document>> {
+    let mut documents: Vec<Document> = Vec::new();
+    let mut push = |id: String, sentence: &str| match documents.last_mut() {
+        Some(last) if last.id == id => last.sentences.push(sentence.to_string()),
+        _ => documents.push(Document {
+            id,
+            sentences: vec![sentence.to_string()],
+        }),
+    };
+    for row in tsv("brown", BROWN_GZ, 3)? {
+        push(format!("brown/{}", row[0]), &row[2]);
+    }
+    for row in tsv("english-web-refs", ENGLISH_WEB_REFS_GZ, 2)? {
+        let mut parts = row[0].split('.');
+        let (Some(book), Some(chapter)) = (parts.next(), parts.next()) else {
+            anyhow::bail!("english-web-refs: malformed reference `{}`", row[0]);
+        };
+        if !exclude_books.contains(&book) {
+            push(format!("web/{book}.{chapter}"), &row[1]);
+        }
+    }
+    Ok(documents)
+}
+
 /// SHA-256 (hex) of an embedded corpus's compressed bytes, for provenance.
 pub fn sha256(gz: &[u8]) -> String {
     format!("{:x}", Sha256::digest(gz))

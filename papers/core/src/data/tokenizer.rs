@@ -7,6 +7,7 @@ use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::metaspace::Metaspace;
 use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{AddedToken, TokenizerBuilder, TokenizerImpl};
@@ -58,6 +59,47 @@ impl Tokenizer {
         tokenizer
             .train(&mut trainer, texts)
             .map_err(|e| error("training BPE", e))?;
+        let trained = Self {
+            inner: tokenizers::Tokenizer::from(tokenizer),
+        };
+        trained.ensure_reserved(special)?;
+        Ok(trained)
+    }
+
+    /// A byte-level BPE vocabulary of `vocab_size` pieces trained on `texts`, as GPT-2's
+    /// (GPT-2 §2.2; GPT-3 §2.1 reuses it): the 256 bytes are the initial alphabet, so any text
+    /// encodes without an unknown token; GPT-2's pre-tokenising regex with a space kept in front
+    /// of a word (`Ġword`), no prefix space added, and decoding gives back the exact text.
+    /// `special[i]` gets id `i`.
+    pub fn train_byte_level_bpe<'a>(
+        texts: impl Iterator<Item = &'a str> + Send,
+        vocab_size: usize,
+        special: &[&str],
+    ) -> anyhow::Result<Self> {
+        let tokens: Vec<AddedToken> = special
+            .iter()
+            .map(|token| AddedToken::from(*token, true))
+            .collect();
+        let mut trainer = BpeTrainerBuilder::new()
+            .vocab_size(vocab_size)
+            .min_frequency(2)
+            .show_progress(false)
+            .special_tokens(tokens)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .build();
+        let byte_level = ByteLevel::new(false, true, true);
+        let mut tokenizer: TokenizerImpl<BPE, NFC, ByteLevel, PostProcessorWrapper, ByteLevel> =
+            TokenizerBuilder::new()
+                .with_model(BPE::default())
+                .with_normalizer(None)
+                .with_pre_tokenizer(Some(byte_level))
+                .with_post_processor(None)
+                .with_decoder(Some(byte_level))
+                .build()
+                .map_err(|e| error("building the byte-level BPE tokenizer", e))?;
+        tokenizer
+            .train(&mut trainer, texts)
+            .map_err(|e| error("training byte-level BPE", e))?;
         let trained = Self {
             inner: tokenizers::Tokenizer::from(tokenizer),
         };
@@ -238,6 +280,32 @@ mod tests {
         assert_eq!(again.vocab_size(), tokenizer.vocab_size());
         assert!(tokenizer.ensure_reserved(&["</s>"]).is_err());
         assert!(Tokenizer::from_json("{not json").is_err());
+    }
+
+    #[test]
+    fn byte_level_bpe_encodes_any_text_exactly_and_trains_deterministically() {
+        let special = ["<|endoftext|>"];
+        let texts: Vec<String> = (0..10)
+            .flat_map(|_| TEXT.iter().map(|t| t.to_string()))
+            .collect();
+        let train = || {
+            Tokenizer::train_byte_level_bpe(texts.iter().map(String::as_str), 300, &special)
+                .unwrap()
+        };
+        let tokenizer = train();
+        assert_eq!(tokenizer.token_to_id("<|endoftext|>"), Some(0));
+        // Bytes never seen in training, newlines and leading spaces all survive.
+        for text in [
+            "Q: What is 48 minus 76?\nA: -28",
+            "  naïve → ✓\n\n",
+            " the earth",
+        ] {
+            let ids = tokenizer.encode(text).unwrap();
+            assert_eq!(tokenizer.decode(&ids).unwrap(), text);
+        }
+        // A frequent word with its leading space is one piece.
+        assert_eq!(tokenizer.encode(" earth").unwrap().len(), 1);
+        assert_eq!(tokenizer.to_json().unwrap(), train().to_json().unwrap());
     }
 
     #[test]

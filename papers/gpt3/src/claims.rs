@@ -1,0 +1,100 @@
+//! The paper's headline claims about in-context learning, each a computed predicate over the
+//! reproduced metrics, judged by the suite's rules (`repro_core::claims`): ordered series by
+//! one-sided tests at α = 0.05 over seeds, paired run by run where the arms are the same
+//! trainings (K = 0, 1, few of one model), and plateaued pre-training required of every model.
+//!
+//! Accuracies are per cent over the same held-out instances for every model; a family's number
+//! is the mean over its tasks; the in-context gain is few-shot minus zero-shot, in points. The
+//! largest model of the scale is `l`.
+
+use repro_core::claims::{Arm, Claim, arm, higher, increasing};
+
+/// The scale's sizes, smallest first (scales.toml names them so at every scale).
+const SIZES: [&str; 3] = ["s", "m", "l"];
+
+fn shots(family: &str, size: &str) -> Vec<Arm> {
+    ["zero", "one", "few"]
+        .iter()
+        .map(|shot| {
+            arm(
+                format!("{size} {shot}-shot"),
+                format!("{family}.mean.{size}.{shot}"),
+            )
+        })
+        .collect()
+}
+
+fn by_size(prefix: &str, suffix: &str, order: [&str; 3]) -> Vec<Arm> {
+    order
+        .iter()
+        .map(|size| arm(*size, format!("{prefix}.{size}.{suffix}")))
+        .collect()
+}
+
+fn gains(family: &str) -> Vec<Arm> {
+    SIZES
+        .iter()
+        .map(|size| arm(format!("{size} gain"), format!("{family}.gain.{size}")))
+        .collect()
+}
+
+/// All claims, in the paper's order.
+pub fn claims() -> Vec<Claim> {
+    vec![
+        Claim {
+            id: "arithmetic_few_beats_one_beats_zero",
+            statement: "On arithmetic, results become progressively stronger from zero-shot to one-shot to few-shot",
+            source: "§3.9.1, Table 3.9 caption (175B: 2D+ 76.9 → 99.6 → 100.0)",
+            evaluate: |m| increasing(m, &shots("arithmetic", "l")),
+        },
+        Claim {
+            id: "scrambling_few_beats_one_beats_zero",
+            statement: "On word scrambling, one-shot is much weaker than few-shot and zero-shot can rarely do the tasks",
+            source: "§3.9.2, Table 3.10 (175B: CL 3.66 → 21.7 → 37.9)",
+            evaluate: |m| increasing(m, &shots("scrambling", "l")),
+        },
+        Claim {
+            id: "arithmetic_in_context_gain_grows_with_size",
+            statement: "Larger models make increasingly efficient use of in-context examples: the few-shot minus zero-shot gain on arithmetic grows with size",
+            source: "§1, Figure 1.2; §3.9.1 (zero-shot of the full GPT-3 beats few-shot of every smaller model)",
+            evaluate: |m| increasing(m, &gains("arithmetic")),
+        },
+        Claim {
+            id: "scrambling_in_context_gain_grows_with_size",
+            statement: "The in-context gain on word scrambling grows with model size",
+            source: "§1, Figure 1.2 (random insertion, the figure's task); §3.9.2, Figure 3.11",
+            evaluate: |m| increasing(m, &gains("scrambling")),
+        },
+        Claim {
+            id: "cloze_accuracy_grows_with_size",
+            statement: "Zero-shot last-word accuracy grows with model size",
+            source: "§3.1.2, Figure 3.2 (LAMBADA zero-shot 42.7 % at 125M to 76.2 % at 175B)",
+            evaluate: |m| {
+                let arms: Vec<Arm> = SIZES
+                    .iter()
+                    .map(|size| arm(*size, format!("cloze.{size}.zero")))
+                    .collect();
+                increasing(m, &arms)
+            },
+        },
+        Claim {
+            id: "cloze_few_shot_beats_zero_shot",
+            statement: "The fill-in-the-blank few-shot format beats zero-shot completion on the last-word task",
+            source: "§3.1.2, Table 3.2 (LAMBADA 175B: 76.2 % zero-shot, 86.4 % few-shot)",
+            evaluate: |m| {
+                higher(
+                    m,
+                    arm("l few-shot (blank)", "cloze.blank.l.few"),
+                    arm("l zero-shot", "cloze.l.zero"),
+                )
+            },
+        },
+        Claim {
+            id: "larger_models_have_lower_loss",
+            statement: "Held-out language-modelling loss falls smoothly as model size grows",
+            source: "§3, Figure 3.1 (validation loss follows a power law in compute)",
+            // Arms from the largest to the smallest model: a loss rising along them falls with size.
+            evaluate: |m| increasing(m, &by_size("pretraining", "dev_loss", ["l", "m", "s"])),
+        },
+    ]
+}

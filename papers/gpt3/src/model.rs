@@ -1,0 +1,400 @@
+//! The GPT-2 / GPT-3 decoder (GPT-3 §2.1: "the same model and architecture as GPT-2"), in burn.
+//!
+//! Read it next to GPT-2 §2.3 and GPT-3 §2.1: token + learned position embeddings, then N
+//! pre-LN blocks (LayerNorm moved to each sub-block's input, GPT-2 §2.3) of causal multi-head
+//! self-attention and a GELU feed-forward of 4·d, a final LayerNorm, and the output layer tied to
+//! the token embeddings. Initialisation as GPT-2: N(0, 0.02²), the residual projections scaled by
+//! 1/√(2N) ("we scale the weights of residual layers at initialization by a factor of 1/√N where
+//! N is the number of residual layers"). GPT-3's alternating locally banded sparse attention is
+//! not built: at context 128 a band would cover most of the window.
+//!
+//! Field names follow Hugging Face's GPT-2 checkpoints (`wte`, `h.{i}.attn.c_attn`, …) so that
+//! [`crate::hf`] maps a downloaded GPT-2 onto this model name for name. GPT-2's `Conv1D` stores
+//! its weight as (in, out), which is burn's `Linear` layout too: no weight is transposed.
+//!
+//! Shapes: `B` batch, `T` positions, `d` width (`n_embd`), `h` heads, `V` vocabulary.
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
+use burn::tensor::activation::{gelu, gelu_approximate, softmax};
+use burn::tensor::{Device, Int, Tensor};
+use repro_core::data::batch::causal_mask;
+use repro_core::determinism::Dropout;
+use serde::{Deserialize, Serialize};
+
+/// Hyperparameters, named as Hugging Face's GPT-2 `config.json` (which parses into it); GPT-3
+/// Table 2.1's symbols in brackets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GptConfig {
+    /// Byte-level BPE vocabulary (GPT-2/3: 50,257).
+    pub vocab_size: usize,
+    /// Context window [n_ctx] (GPT-3: 2048; GPT-2: 1024).
+    pub n_positions: usize,
+    /// Width [d_model] (GPT-3 Small: 768).
+    pub n_embd: usize,
+    /// Blocks [n_layers] (GPT-3 Small: 12).
+    pub n_layer: usize,
+    /// Heads [n_heads] (GPT-3 Small: 12).
+    pub n_head: usize,
+    /// Feed-forward width [d_ff = 4·d_model]; `None` is 4·`n_embd`, as Hugging Face.
+    #[serde(default)]
+    pub n_inner: Option<usize>,
+    /// `gelu` (erf) or `gelu_new` (GPT-2's tanh approximation).
+    #[serde(default = "gelu_new")]
+    pub activation_function: String,
+    /// Dropout on every residual branch's output.
+    #[serde(default = "point_one")]
+    pub resid_pdrop: f64,
+    /// Dropout on the embeddings' sum.
+    #[serde(default = "point_one")]
+    pub embd_pdrop: f64,
+    /// Dropout on the attention weights.
+    #[serde(default = "point_one")]
+    pub attn_pdrop: f64,
+    /// LayerNorm epsilon (GPT-2: 1e-5).
+    #[serde(default = "layer_norm_epsilon")]
+    pub layer_norm_epsilon: f64,
+}
+
+fn gelu_new() -> String {
+    "gelu_new".into()
+}
+fn point_one() -> f64 {
+    0.1
+}
+fn layer_norm_epsilon() -> f64 {
+    1e-5
+}
+
+impl GptConfig {
+    /// A model of `n_layer` blocks of width `n_embd` with `n_head` heads, d_ff = 4·d, as Table 2.1
+    /// sizes them. Our own models use the erf GELU (one fused kernel; it differs from the tanh
+    /// form by under 1e-3).
+    pub fn sized(
+        vocab_size: usize,
+        n_positions: usize,
+        n_layer: usize,
+        n_embd: usize,
+        n_head: usize,
+        dropout: f64,
+    ) -> Self {
+        Self {
+            vocab_size,
+            n_positions,
+            n_embd,
+            n_layer,
+            n_head,
+            n_inner: None,
+            activation_function: "gelu".into(),
+            resid_pdrop: dropout,
+            embd_pdrop: dropout,
+            attn_pdrop: dropout,
+            layer_norm_epsilon: 1e-5,
+        }
+    }
+
+    /// The feed-forward width.
+    pub fn d_ff(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+
+    /// Checks what the forward pass relies on, naming the field.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.vocab_size > 0, "vocab_size must be positive");
+        anyhow::ensure!(self.n_layer > 0, "n_layer must be positive");
+        anyhow::ensure!(self.n_positions >= 2, "n_positions must be at least 2");
+        anyhow::ensure!(
+            self.n_head > 0 && self.n_embd.is_multiple_of(self.n_head),
+            "n_embd ({}) must be a multiple of n_head ({})",
+            self.n_embd,
+            self.n_head
+        );
+        anyhow::ensure!(
+            matches!(self.activation_function.as_str(), "gelu" | "gelu_new"),
+            "activation_function `{}` is not implemented (only `gelu` and `gelu_new`)",
+            self.activation_function
+        );
+        Ok(())
+    }
+
+    /// Parameters outside the embeddings (GPT-3 Table 2.1 and scaling laws count these):
+    /// 12·n_layer·d² + biases and LayerNorms.
+    pub fn non_embedding_parameters(&self) -> usize {
+        let d = self.n_embd;
+        let f = self.d_ff();
+        let block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d;
+        self.n_layer * block + 2 * d
+    }
+
+    /// Builds the model on `device` (use [`repro_core::determinism::init_on_cpu`] for seeded
+    /// weights).
+    pub fn init(&self, device: &Device) -> Gpt {
+        let d = self.n_embd;
+        // GPT-2 §2.3: residual projections at 1/√(2·n_layer) of the base scale.
+        let residual_std = INIT_STD / ((2 * self.n_layer) as f64).sqrt();
+        Gpt {
+            wte: embedding(self.vocab_size, d, device),
+            wpe: embedding(self.n_positions, d, device),
+            h: (0..self.n_layer)
+                .map(|_| Block {
+                    ln_1: layer_norm(self, device),
+                    attn: Attention {
+                        c_attn: linear(d, 3 * d, INIT_STD, device),
+                        c_proj: linear(d, d, residual_std, device),
+                        attn_dropout: Dropout::new(self.attn_pdrop),
+                        resid_dropout: Dropout::new(self.resid_pdrop),
+                        n_head: self.n_head,
+                    },
+                    ln_2: layer_norm(self, device),
+                    mlp: Mlp {
+                        c_fc: linear(d, self.d_ff(), INIT_STD, device),
+                        c_proj: linear(self.d_ff(), d, residual_std, device),
+                        dropout: Dropout::new(self.resid_pdrop),
+                        tanh_gelu: self.activation_function == "gelu_new",
+                    },
+                })
+                .collect(),
+            ln_f: layer_norm(self, device),
+            drop: Dropout::new(self.embd_pdrop),
+        }
+    }
+}
+
+/// GPT-2's initialiser: N(0, 0.02²), biases zero.
+const INIT_STD: f64 = 0.02;
+
+fn linear(d_input: usize, d_output: usize, std: f64, device: &Device) -> Linear {
+    let mut layer = LinearConfig::new(d_input, d_output)
+        .with_bias(false)
+        .with_initializer(Initializer::Normal { mean: 0.0, std })
+        .init(device);
+    // Zeros built directly: a lazily initialised bias would draw from the global generator
+    // outside `init_on_cpu`'s lock.
+    layer.bias = Some(Param::from_tensor(Tensor::zeros([d_output], device)));
+    layer
+}
+
+fn embedding(count: usize, width: usize, device: &Device) -> Embedding {
+    EmbeddingConfig::new(count, width)
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: INIT_STD,
+        })
+        .init(device)
+}
+
+fn layer_norm(config: &GptConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(config.n_embd)
+        .with_epsilon(config.layer_norm_epsilon)
+        .init(device)
+}
+
+/// A large negative score: zero weight after the softmax without the NaN of a row of `-inf`.
+const MASKED_SCORE: f32 = -1.0e9;
+
+/// Causal multi-head self-attention with the Q, K, V projections fused into one (`c_attn`).
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// [W^Q W^K W^V] (d, 3d).
+    pub c_attn: Linear,
+    /// W^O (d, d), a residual projection.
+    pub c_proj: Linear,
+    attn_dropout: Dropout,
+    resid_dropout: Dropout,
+    n_head: usize,
+}
+
+impl Attention {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [batch, length, width] = x.dims();
+        let d_head = width / self.n_head;
+        let qkv = self
+            .c_attn
+            .forward(x)
+            .reshape([batch, length, 3, self.n_head, d_head])
+            .permute([2, 0, 3, 1, 4]); // (3, B, h, T, d_head)
+        let part = |i: usize| -> Tensor<4> {
+            qkv.clone()
+                .slice([i..i + 1])
+                .reshape([batch, self.n_head, length, d_head])
+        };
+        let (query, key, value) = (part(0), part(1), part(2));
+        let scores = query.matmul(key.swap_dims(2, 3)) / (d_head as f64).sqrt(); // (B, h, T, T)
+        let future = causal_mask(batch, length, &scores.device())
+            .reshape([batch, 1, length, length])
+            .expand([batch, self.n_head, length, length]);
+        let weights = self
+            .attn_dropout
+            .forward(softmax(scores.mask_fill(future, MASKED_SCORE), 3));
+        let context = weights
+            .matmul(value)
+            .swap_dims(1, 2)
+            .reshape([batch, length, width]);
+        self.resid_dropout.forward(self.c_proj.forward(context))
+    }
+}
+
+/// The feed-forward sub-block: d → 4d, GELU, 4d → d.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// d → d_ff.
+    pub c_fc: Linear,
+    /// d_ff → d, a residual projection.
+    pub c_proj: Linear,
+    dropout: Dropout,
+    tanh_gelu: bool,
+}
+
+impl Mlp {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let inner = self.c_fc.forward(x);
+        let inner = if self.tanh_gelu {
+            gelu_approximate(inner)
+        } else {
+            gelu(inner)
+        };
+        self.dropout.forward(self.c_proj.forward(inner))
+    }
+}
+
+/// One pre-LN block (GPT-2 §2.3): `x + Attn(LN(x))`, then `x + MLP(LN(x))`.
+#[derive(Module, Debug)]
+pub struct Block {
+    /// LayerNorm before attention.
+    pub ln_1: LayerNorm,
+    /// Causal self-attention.
+    pub attn: Attention,
+    /// LayerNorm before the feed-forward.
+    pub ln_2: LayerNorm,
+    /// Feed-forward.
+    pub mlp: Mlp,
+}
+
+impl Block {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = x.clone() + self.attn.forward(self.ln_1.forward(x));
+        x.clone() + self.mlp.forward(self.ln_2.forward(x))
+    }
+}
+
+/// The decoder. Rows may be right-padded freely: under causal attention a position never sees
+/// the padding after it.
+#[derive(Module, Debug)]
+pub struct Gpt {
+    /// Token embeddings (V, d), also the output layer (tied).
+    pub wte: Embedding,
+    /// Learned positions (n_ctx, d).
+    pub wpe: Embedding,
+    /// The blocks.
+    pub h: Vec<Block>,
+    /// The final LayerNorm (GPT-2 §2.3: "an additional layer normalization was added after the
+    /// final self-attention block").
+    pub ln_f: LayerNorm,
+    drop: Dropout,
+}
+
+impl Gpt {
+    /// The context window.
+    pub fn n_positions(&self) -> usize {
+        self.wpe.weight.dims()[0]
+    }
+
+    /// The final hidden states (B, T, d) of token ids (B, T).
+    pub fn hidden(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [_, length] = input_ids.dims();
+        let positions = self.wpe.weight.val();
+        let [n_ctx, width] = positions.dims();
+        assert!(
+            length <= n_ctx,
+            "input of {length} tokens exceeds the context window of {n_ctx}"
+        );
+        let positions = positions.slice([0..length, 0..width]).unsqueeze::<3>();
+        let mut x = self.drop.forward(self.wte.forward(input_ids) + positions);
+        for block in &self.h {
+            x = block.forward(x);
+        }
+        self.ln_f.forward(x)
+    }
+
+    /// Next-token logits (B, T, V): the hidden states times the token embeddings transposed.
+    pub fn forward(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
+        let hidden = self.hidden(input_ids);
+        let [batch, length, width] = hidden.dims();
+        let vocab = self.wte.weight.dims()[0];
+        hidden
+            .reshape([batch * length, width])
+            .matmul(self.wte.weight.val().transpose())
+            .reshape([batch, length, vocab])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+    use repro_core::determinism::init_on_cpu;
+
+    fn tiny() -> (Gpt, Device) {
+        let device = Device::flex();
+        let config = GptConfig::sized(50, 16, 2, 16, 2, 0.0);
+        (init_on_cpu(3, &device, |d| config.init(d)), device)
+    }
+
+    fn ids(rows: Vec<Vec<i64>>, device: &Device) -> Tensor<2, Int> {
+        let [b, t] = [rows.len(), rows[0].len()];
+        Tensor::from_data(TensorData::new(rows.concat(), [b, t]), device)
+    }
+
+    #[test]
+    fn a_position_never_sees_the_future() {
+        let (model, device) = tiny();
+        let a = model.forward(ids(vec![vec![1, 2, 3, 4, 5]], &device));
+        let b = model.forward(ids(vec![vec![1, 2, 3, 9, 9]], &device));
+        let prefix = |t: Tensor<3>| t.slice([0..1, 0..3]).into_data().to_vec::<f32>().unwrap();
+        assert_eq!(prefix(a.clone()), prefix(b.clone()));
+        let last = |t: Tensor<3>| t.slice([0..1, 3..5]).into_data().to_vec::<f32>().unwrap();
+        assert_ne!(last(a), last(b));
+    }
+
+    #[test]
+    fn the_output_layer_is_the_token_embedding_matrix() {
+        let (model, device) = tiny();
+        let logits = model.forward(ids(vec![vec![7, 8]], &device));
+        let hidden = model.hidden(ids(vec![vec![7, 8]], &device));
+        let by_hand = hidden
+            .reshape([2, 16])
+            .matmul(model.wte.weight.val().transpose());
+        let got = logits.reshape([2, 50]).into_data().to_vec::<f32>().unwrap();
+        assert_eq!(got, by_hand.into_data().to_vec::<f32>().unwrap());
+    }
+
+    #[test]
+    fn residual_projections_start_smaller_than_the_others() {
+        let (model, _) = tiny();
+        let std = |t: Tensor<2>| {
+            let v = t.into_data().to_vec::<f32>().unwrap();
+            let n = v.len() as f32;
+            let mean = v.iter().sum::<f32>() / n;
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n).sqrt()
+        };
+        let qkv = std(model.h[0].attn.c_attn.weight.val());
+        let proj = std(model.h[0].mlp.c_proj.weight.val());
+        // 0.02 against 0.02 / √4 = 0.01
+        assert!((qkv - 0.02).abs() < 0.002, "{qkv}");
+        assert!((proj - 0.01).abs() < 0.001, "{proj}");
+    }
+
+    #[test]
+    fn non_embedding_parameters_follow_twelve_n_d_squared() {
+        // GPT-3 Small: 12 layers × 768 → 12·12·768² ≈ 84.9 M, plus biases and LayerNorms.
+        let small = GptConfig::sized(50257, 2048, 12, 768, 12, 0.0);
+        let count = small.non_embedding_parameters();
+        assert!((84_900_000..85_200_000).contains(&count), "{count}");
+        let bad = GptConfig::sized(10, 8, 1, 10, 3, 0.0)
+            .validate()
+            .unwrap_err();
+        assert!(bad.to_string().contains("n_head"), "{bad}");
+    }
+}
