@@ -181,3 +181,44 @@ fn tasks_with_an_unknown_task_lists_the_known_ones() {
         other.stderr
     );
 }
+
+#[test]
+fn generate_streams_the_same_text_for_a_seed_from_a_tiny_checkpoint() {
+    let (output, dir) = tiny_run();
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let checkpoint = dir.path().join("checkpoints/l-seed1");
+    let sample = |seed: &str| {
+        repro(&[
+            "generate",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--prompt",
+            "Q: What is 12 plus 31? A:",
+            "--max-tokens",
+            "8",
+            "--top-k",
+            "50",
+            "--seed",
+            seed,
+        ])
+    };
+    let (first, again, other) = (sample("3"), sample("3"), sample("4"));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(!first.stdout.trim().is_empty());
+    assert_eq!(
+        first.stdout, again.stdout,
+        "the same seed gave different text"
+    );
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let bad = repro(&[
+        "generate",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--prompt",
+        "x",
+        "--top-p",
+        "1.5",
+    ]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("--top-p"), "{}", bad.stderr);
+}

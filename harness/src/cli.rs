@@ -6,7 +6,8 @@ use std::io::{BufRead, Write};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    bleu, checkpoints, classify, compare, embed, finetune, list, reproduce, tasks, translate,
+    bleu, checkpoints, classify, compare, embed, finetune, generate, list, reproduce, tasks,
+    translate,
 };
 
 /// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
@@ -28,6 +29,7 @@ Examples:
   repro compare attention                      re-print the stored table, no training
   repro checkpoints                            the trained runs, with their step and dev metric
   repro tasks gpt3 2d_plus --shots 3           the exact few-shot prompt a GPT model sees
+  repro generate --checkpoint DIR --prompt 'And God said' --top-p 0.9   sampled text
   repro translate --checkpoint DIR 'In the beginning was the Word.'
   repro classify --checkpoint DIR 'A gorgeous, witty movie.'   a fine-tuned BERT
   echo 'A man plays a guitar.' | repro embed --model DIR      sentence embeddings (HF BERT)
@@ -45,6 +47,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// List the trained runs (checkpoints) with their configuration, step and dev metric.
     Checkpoints(checkpoints::CheckpointsArgs),
+    /// Sample text from a trained GPT checkpoint (or a Hugging Face GPT-2), streamed.
+    Generate(generate::GenerateArgs),
     /// Show a paper's evaluation instances and the exact prompts its models see.
     Tasks(tasks::TasksArgs),
     /// Translate text with a trained Transformer checkpoint.
@@ -78,6 +82,7 @@ pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
         Command::Reproduce(args) => reproduce::run(&args, io.stdout, io.stderr),
         Command::Compare(args) => compare::run(&args, io.stdout),
         Command::Checkpoints(args) => checkpoints::run(&args, io.stdout),
+        Command::Generate(args) => generate::run(&args, io.stdout, io.stderr),
         Command::Tasks(args) => tasks::run(&args, io.stdout),
         Command::Translate(args) => translate::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Classify(args) => classify::run(&args, io.stdin, io.stdout, io.stderr),

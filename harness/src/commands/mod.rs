@@ -6,6 +6,7 @@ pub mod classify;
 pub mod compare;
 pub mod embed;
 pub mod finetune;
+pub mod generate;
 pub mod list;
 pub mod reproduce;
 pub mod tasks;

@@ -2,7 +2,7 @@
 //!
 //! `repro translate` reads a run directory ([`crate::checkpoint::open`]), finds its paper in the
 //! registry, and asks it for a [`Translator`] ([`crate::Paper::translator`]). BERT's `classify`
-//! and GPT-3's `generate` take the same shape.
+//! takes the same shape; `repro generate` loads GPT checkpoints through `repro_gpt3::generator`.
 
 /// How to decode a translation.
 #[derive(Debug, Clone, Copy, PartialEq)]

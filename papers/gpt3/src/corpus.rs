@@ -269,6 +269,10 @@ mod tests {
         let mut training = task_documents(&data, 400_000, 8, 0).unwrap();
         training.extend(documents.train.iter().map(document_text));
         let training = training.join("\n");
+        // Each demonstration is a line of its own (the delimiters are newlines), so an instance
+        // in the training text is a whole line: a substring test would flag "snomed = demons"
+        // for "nomed = demon".
+        let lines: std::collections::BTreeSet<&str> = training.lines().collect();
         let mut checked = 0;
         for task in &data {
             let spec = &task.task.spec;

@@ -17,6 +17,7 @@
 pub mod claims;
 pub mod corpus;
 pub mod experiments;
+pub mod generator;
 pub mod hf;
 pub mod lm;
 pub mod model;

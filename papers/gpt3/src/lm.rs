@@ -280,7 +280,7 @@ mod tests {
         let ids = Tensor::<2, Int>::from_data(TensorData::new(fed, [1, n]), &device);
         let all = log_softmax(model.forward(ids), 2)
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap();
         let vocab = tokenizer.vocab_size();
         let first = n - answer.len();

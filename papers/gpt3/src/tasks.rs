@@ -78,7 +78,7 @@ const HELD_OUT_ONE_IN: u64 = 5;
 
 /// The side of the split `key` (an operand tuple or a word) falls on.
 pub fn split_of(key: &str) -> Split {
-    if fnv1a(key) % HELD_OUT_ONE_IN == 0 {
+    if fnv1a(key).is_multiple_of(HELD_OUT_ONE_IN) {
         Split::Eval
     } else {
         Split::Train

@@ -25,7 +25,7 @@ fn sources() -> Sources {
         "a",
         "the",
         "fourteenletter",
-        "fifteenletters",
+        "fifteenlettered",
     ];
     Sources {
         words: words.iter().map(|w| w.to_string()).collect(),
@@ -163,7 +163,7 @@ fn scrambling_uses_words_of_five_to_fourteen_letters() {
             words.insert(word);
         }
     }
-    assert!(words.contains("fourteenletter") && !words.contains("fifteenletters"));
+    assert!(words.contains("fourteenletter") && !words.contains("fifteenlettered"));
     assert!(!words.contains("the"));
 }
 
