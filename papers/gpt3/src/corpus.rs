@@ -284,7 +284,7 @@ mod tests {
                     spec.target(doc).unwrap()
                 );
                 assert!(
-                    !training.contains(&shown),
+                    !lines.contains(shown.as_str()),
                     "{}: {shown:?} is in the training text",
                     spec.name
                 );

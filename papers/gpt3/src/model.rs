@@ -352,9 +352,19 @@ mod tests {
         let (model, device) = tiny();
         let a = model.forward(ids(vec![vec![1, 2, 3, 4, 5]], &device));
         let b = model.forward(ids(vec![vec![1, 2, 3, 9, 9]], &device));
-        let prefix = |t: Tensor<3>| t.slice([0..1, 0..3]).into_data().try_to_vec::<f32>().unwrap();
+        let prefix = |t: Tensor<3>| {
+            t.slice([0..1, 0..3])
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
         assert_eq!(prefix(a.clone()), prefix(b.clone()));
-        let last = |t: Tensor<3>| t.slice([0..1, 3..5]).into_data().try_to_vec::<f32>().unwrap();
+        let last = |t: Tensor<3>| {
+            t.slice([0..1, 3..5])
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
         assert_ne!(last(a), last(b));
     }
 
@@ -366,7 +376,11 @@ mod tests {
         let by_hand = hidden
             .reshape([2, 16])
             .matmul(model.wte.weight.val().transpose());
-        let got = logits.reshape([2, 50]).into_data().try_to_vec::<f32>().unwrap();
+        let got = logits
+            .reshape([2, 50])
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(got, by_hand.into_data().try_to_vec::<f32>().unwrap());
     }
 
