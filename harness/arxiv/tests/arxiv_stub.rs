@@ -186,7 +186,7 @@ fn stubs_register_sorted_with_the_paper_s_metadata() {
     );
     assert!(
         registry.contains(
-            "        // papers (kept sorted; `repro arxiv stub` inserts here)\n        repro_alpha::paper(),\n        repro_attention::paper(),\n        repro_bert::paper(),\n        repro_bert_pre_training::paper(),\n    ]"
+            "        // papers (kept sorted; `repro arxiv stub` inserts here)\n        repro_alpha::paper(),\n        repro_attention::paper(),\n        repro_bert::paper(),\n        repro_bert_pre_training::paper(),\n        repro_gpt3::paper(),\n    ]"
         ),
         "{registry}"
     );
