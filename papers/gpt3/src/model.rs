@@ -217,7 +217,7 @@ impl Attention {
             .permute([2, 0, 3, 1, 4]); // (3, B, h, T, d_head)
         let part = |i: usize| -> Tensor<4> {
             qkv.clone()
-                .slice([i..i + 1])
+                .narrow(0, i, 1)
                 .reshape([batch, self.n_head, length, d_head])
         };
         let (query, key, value) = (part(0), part(1), part(2));
