@@ -222,3 +222,61 @@ fn generate_streams_the_same_text_for_a_seed_from_a_tiny_checkpoint() {
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("--top-p"), "{}", bad.stderr);
 }
+
+#[test]
+fn lambada_scores_a_local_file_and_names_the_bad_line_of_another() {
+    let (output, dir) = tiny_run();
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let checkpoint = dir.path().join("checkpoints/l-seed1");
+    let file = dir.path().join("lambada-like.jsonl");
+    std::fs::write(
+        &file,
+        "{\"text\": \"In the beginning God created the heaven and the earth\"}\n\
+         {\"text\": \"And God said, Let there be light: and there was light\"}\n\
+         {\"text\": \"And the evening and the morning were the first day\"}\n",
+    )
+    .unwrap();
+    let scored = repro(&[
+        "lambada",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(scored.code, 0, "{}", scored.stderr);
+    let report: serde_json::Value = serde_json::from_str(&scored.stdout).unwrap();
+    assert_eq!(report["score"]["n"], 3);
+    assert_eq!(report["whole_test_set"], false);
+    let accuracy = report["score"]["accuracy"].as_f64().unwrap();
+    let perplexity = report["score"]["perplexity"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&accuracy), "{accuracy}");
+    assert!(perplexity.is_finite() && perplexity > 1.0, "{perplexity}");
+    let limited = repro(&[
+        "lambada",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+        "--limit",
+        "1",
+        "--quiet",
+    ]);
+    assert_eq!(limited.code, 0, "{}", limited.stderr);
+    assert!(
+        limited.stdout.contains("over 1 passages"),
+        "{}",
+        limited.stdout
+    );
+    assert!(limited.stdout.contains("not the whole verified test set"));
+    std::fs::write(&file, "{\"text\": \"a b\"}\n{\"txt\": \"c d\"}\n").unwrap();
+    let bad = repro(&[
+        "lambada",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("line 2"), "{}", bad.stderr);
+}

@@ -6,8 +6,8 @@ use std::io::{BufRead, Write};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    bleu, checkpoints, classify, compare, embed, finetune, generate, list, reproduce, tasks,
-    translate,
+    bleu, checkpoints, classify, compare, embed, finetune, generate, lambada, list, reproduce,
+    tasks, translate,
 };
 
 /// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
@@ -29,6 +29,7 @@ Examples:
   repro compare attention                      re-print the stored table, no training
   repro checkpoints                            the trained runs, with their step and dev metric
   repro tasks gpt3 2d_plus --shots 3           the exact few-shot prompt a GPT model sees
+  repro lambada --checkpoint DIR               a GPT on the canonical LAMBADA (verified download)
   repro generate --checkpoint DIR --prompt 'And God said' --top-p 0.9   sampled text
   repro translate --checkpoint DIR 'In the beginning was the Word.'
   repro classify --checkpoint DIR 'A gorgeous, witty movie.'   a fine-tuned BERT
@@ -51,6 +52,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Show a paper's evaluation instances and the exact prompts its models see.
     Tasks(tasks::TasksArgs),
+    /// Score a GPT checkpoint on the canonical LAMBADA test set (downloaded, SHA-256 verified).
+    Lambada(lambada::LambadaArgs),
     /// Translate text with a trained Transformer checkpoint.
     Translate(translate::TranslateArgs),
     /// Label text with a fine-tuned BERT checkpoint.
@@ -84,6 +87,7 @@ pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
         Command::Checkpoints(args) => checkpoints::run(&args, io.stdout),
         Command::Generate(args) => generate::run(&args, io.stdout, io.stderr),
         Command::Tasks(args) => tasks::run(&args, io.stdout),
+        Command::Lambada(args) => lambada::run(&args, io.stdout),
         Command::Translate(args) => translate::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Classify(args) => classify::run(&args, io.stdin, io.stdout, io.stderr),
         Command::Embed(args) => embed::run(&args, io.stdin, io.stdout),

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod embed;
 pub mod finetune;
 pub mod generate;
+pub mod lambada;
 pub mod list;
 pub mod reproduce;
 pub mod tasks;

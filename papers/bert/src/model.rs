@@ -657,7 +657,9 @@ mod tests {
         );
         let c = classifier.forward(ids(vec![vec![2, 8, 3, 0, 0]], &device), segments, last);
         assert!(close(&values(a.clone()), &values(b)));
-        assert!(!close(&values(a), &values(c)));
+        // The freshly initialised head's logits move by less than `close`'s 1e-5 here (they did
+        // not before gemm's AVX-512 kernels): any difference shows the pooled token read "8".
+        assert_ne!(values(a), values(c));
     }
 
     #[test]

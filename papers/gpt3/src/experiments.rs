@@ -25,6 +25,8 @@ use crate::scale::{CorpusConfig, EvaluationConfig, ScaleConfig, SizeConfig, Trai
 use crate::tasks::Sources;
 use crate::training::{self, PretrainingRun};
 
+mod curves;
+
 /// Seed of the demonstration draws, the same for every model.
 pub const DEMO_SEED: u64 = 1234;
 
@@ -373,110 +375,65 @@ impl<'a> Lab<'a> {
             .collect()
     }
 
-    /// Accuracy of each task of `family` at each size and K, the family's mean, and the
-    /// in-context gain (few − zero) per size.
+    /// Accuracy of each task of `family` at each size and K, the family's mean, the in-context
+    /// gain (few − zero) per size; the same mean and gain for the answer's log-likelihood.
     fn family(&self, family: &str) -> anyhow::Result<Measurement> {
         let tasks = self.family_tasks(family);
+        let names: Vec<&str> = tasks.iter().map(|d| d.task.spec.name.as_str()).collect();
         let mut metrics = BTreeMap::new();
-        let mut curves = Vec::new();
-        let mut by_size = Vec::new();
+        let (mut accuracy_by_k, mut logprob_by_k) = (Vec::new(), Vec::new());
         for size in &self.config.sizes {
-            let mut means = Vec::new();
+            let s = &size.name;
+            let (mut accuracies, mut logprobs) = (Vec::new(), Vec::new());
             for shot in SHOTS {
-                for data in &tasks {
-                    let task = &data.task.spec.name;
-                    let metric = self.metric(size, "%", |s| accuracy(s, task, shot))?;
-                    metrics.insert(format!("{task}.{}.{shot}", size.name), metric);
+                for task in &names {
+                    let metric = self.metric(size, "%", |r| accuracy(r, task, shot))?;
+                    metrics.insert(format!("{task}.{s}.{shot}"), metric);
                 }
-                let mean = self.metric(size, "%", |s| {
-                    let values = tasks
-                        .iter()
-                        .map(|d| accuracy(s, &d.task.spec.name, shot))
-                        .collect::<anyhow::Result<Vec<f64>>>()?;
-                    Ok(repro_core::stats::mean(&values))
+                let mean =
+                    self.metric(size, "%", |r| family_mean(&names, |t| accuracy(r, t, shot)))?;
+                accuracies.push((shot, mean.mean()));
+                metrics.insert(format!("mean.{s}.{shot}"), mean);
+                let mean = self.metric(size, "nats", |r| {
+                    family_mean(&names, |t| logprob(r, t, shot))
                 })?;
-                means.push((shot, mean.mean()));
-                metrics.insert(format!("mean.{}.{shot}", size.name), mean);
+                logprobs.push((shot, mean.mean()));
+                metrics.insert(format!("logprob.{s}.{shot}"), mean);
             }
-            let gain = self.metric(size, "points", |s| {
-                let mean = |shot: &str| -> anyhow::Result<f64> {
-                    let values = tasks
-                        .iter()
-                        .map(|d| accuracy(s, &d.task.spec.name, shot))
-                        .collect::<anyhow::Result<Vec<f64>>>()?;
-                    Ok(repro_core::stats::mean(&values))
-                };
-                Ok(mean("few")? - mean("zero")?)
-            })?;
-            metrics.insert(format!("gain.{}", size.name), gain);
-            by_size.push((size, means));
-        }
-        curves.push(Curve {
-            id: format!("{family}-accuracy_vs_k"),
-            title: format!("{family}: mean accuracy vs in-context examples (Figure 1.2's shape)"),
-            x_label: "in-context examples K".into(),
-            y_label: "mean accuracy (%)".into(),
-            log_x: false,
-            series: by_size
-                .iter()
-                .map(|(size, means)| Series {
-                    label: format!(
-                        "{} ({} non-embedding parameters)",
-                        size.name,
-                        self.non_embedding(size)
-                    ),
-                    points: means
-                        .iter()
-                        .map(|(shot, mean)| (shots(shot, &self.config.evaluation) as f64, *mean))
-                        .collect(),
+            let gain = |value: fn(&Scored, &str, &str) -> anyhow::Result<f64>, unit: &str| {
+                self.metric(size, unit, |r| {
+                    Ok(family_mean(&names, |t| value(r, t, "few"))?
+                        - family_mean(&names, |t| value(r, t, "zero"))?)
                 })
-                .collect(),
-        });
-        curves.push(self.size_curve(family, &metrics, |shot| format!("mean.{{size}}.{shot}"))?);
+            };
+            metrics.insert(format!("gain.{s}"), gain(accuracy, "points")?);
+            metrics.insert(format!("logprob_gain.{s}"), gain(logprob, "nats")?);
+            accuracy_by_k.push((size, accuracies));
+            logprob_by_k.push((size, logprobs));
+        }
+        let curves = vec![
+            self.k_curve(
+                format!("{family}-accuracy_vs_k"),
+                format!("{family}: mean accuracy vs in-context examples (Figure 1.2's shape)"),
+                "mean accuracy (%)",
+                &accuracy_by_k,
+            ),
+            self.k_curve(
+                format!("{family}-answer_logprob_vs_k"),
+                format!("{family}: log-likelihood of the correct answer vs in-context examples"),
+                "mean log p(answer) (nats)",
+                &logprob_by_k,
+            ),
+            self.size_curve(family, &metrics, |shot| format!("mean.{{size}}.{shot}"))?,
+        ];
+        let mut notes = self.notes(&tasks);
+        notes.push("answer log-likelihood: log p(delimiter + answer | prompt) in nats, the family's mean over tasks; it rises with K when the demonstrations help even where no answer is right yet (loss falling with context is how Kaplan et al. 2020 and Olsson et al. 2022 measure in-context learning)".into());
         Ok(Measurement {
             seeds: self.seeds.clone(),
             metrics,
             curves,
-            notes: self.notes(&tasks),
+            notes,
             wall_time_s: self.wall_time(),
-        })
-    }
-
-    /// Accuracy (`<task>`) vs non-embedding parameters, one series per K.
-    fn size_curve(
-        &self,
-        family: &str,
-        metrics: &BTreeMap<String, Metric>,
-        key: impl Fn(&str) -> String,
-    ) -> anyhow::Result<Curve> {
-        let series = SHOTS
-            .iter()
-            .map(|shot| {
-                let points = self
-                    .config
-                    .sizes
-                    .iter()
-                    .map(|size| {
-                        let name = key(shot).replace("{size}", &size.name);
-                        let metric = metrics
-                            .get(&name)
-                            .ok_or_else(|| anyhow::anyhow!("no metric `{name}`"))?;
-                        Ok((self.non_embedding(size) as f64, metric.mean()))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                Ok(Series {
-                    label: format!("{shot}-shot"),
-                    points,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Curve {
-            id: format!("{family}-accuracy_vs_size"),
-            title: format!("{family}: accuracy vs model size (Figure 3.10's shape)"),
-            x_label: "non-embedding parameters".into(),
-            y_label: "accuracy (%)".into(),
-            log_x: true,
-            series,
         })
     }
 
@@ -618,6 +575,20 @@ fn metric_of(scored: &Scored, task: &str, shot: &str, metric: &str) -> anyhow::R
         .and_then(|e| e.metrics.get(metric))
         .copied()
         .ok_or_else(|| anyhow::anyhow!("no {metric} for {task} {shot}-shot"))
+}
+
+/// The mean of `value` over a family's tasks.
+fn family_mean(tasks: &[&str], value: impl Fn(&str) -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+    let values = tasks
+        .iter()
+        .map(|t| value(t))
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    Ok(repro_core::stats::mean(&values))
+}
+
+/// The mean log-likelihood of a task's correct answers (nats).
+fn logprob(scored: &Scored, task: &str, shot: &str) -> anyhow::Result<f64> {
+    metric_of(scored, task, shot, "answer_logprob")
 }
 
 /// A task's accuracy: `exact_match` for free-form answers, `acc` otherwise.

@@ -24,10 +24,10 @@
 //! any is assigned; a missing, mis-shaped or unexpected tensor is an error that names it. F32,
 //! F16 and BF16 are read (converted to f32). `config.json` options that change the computation
 //! (`scale_attn_weights: false`, `scale_attn_by_inverse_layer_idx: true`,
-//! `tie_word_embeddings: false`, an activation other than `gelu`/`gelu_new`, a `model_type`
+//! `tie_word_embeddings: false`, an activation other than `gelu`/`gelu_new`/`gelu_pytorch_tanh`, a `model_type`
 //! other than `gpt2`) are refused rather than silently ignored.
 //!
-//! ## GPT-2 124M on LAMBADA (documented, not implemented)
+//! ## GPT-2 124M on LAMBADA
 //!
 //! The GPT-2 paper (Radford et al., 2019, Table 3) reports 45.99 % LAMBADA accuracy for its
 //! smallest model ("117M", 124 M parameters as counted by Hugging Face), on OpenAI's own
@@ -38,11 +38,12 @@
 //!
 //! ```text
 //! lm_eval --model hf --model_args pretrained=openai-community/gpt2 --tasks lambada_openai
+//! repro lambada --checkpoint ~/models/gpt2     # the same protocol here (crate::lambada)
 //! ```
 //!
-//! This crate has no LAMBADA command; a model loaded here and scored through `lm::GptLm` with
+//! `repro lambada` downloads the same file (SHA-256 pinned as lm-eval pins it) and scores with
 //! the harness's protocol (the final word, with its leading space, must be the greedy
-//! continuation) should be compared with the 32.56 %, not with the paper's figure.
+//! continuation): compare it with the 32.56 %, not with the paper's figure.
 
 use std::collections::BTreeMap;
 use std::path::Path;

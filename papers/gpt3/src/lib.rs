@@ -19,6 +19,7 @@ pub mod corpus;
 pub mod experiments;
 pub mod generator;
 pub mod hf;
+pub mod lambada;
 pub mod lm;
 pub mod model;
 pub mod sample;
@@ -99,7 +100,7 @@ impl Paper for Gpt3Paper {
         );
         protocol.insert(
             "scoring".to_string(),
-            "arithmetic and cloze: log-likelihood of the target delimiter + answer, correct when every answer token is the argmax (lm-evaluation-harness's `acc` for arithmetic and LAMBADA); scrambling: greedy decoding until a newline, exact match (lm-eval's `unscramble`); cloze perplexity: exp of minus the mean log-likelihood of the last word".to_string(),
+            "arithmetic and cloze: log-likelihood of the target delimiter + answer, correct when every answer token is the argmax (lm-evaluation-harness's `acc` for arithmetic and LAMBADA); scrambling: greedy decoding until a newline, exact match (lm-eval's `unscramble`); cloze perplexity: exp of minus the mean log-likelihood of the last word; answer log-likelihood (arithmetic, scrambling): the mean log p(delimiter + answer | prompt) in nats, with greedy decoding reading each new token once over cached keys and values".to_string(),
         );
         protocol.insert(
             "held_out".to_string(),

@@ -3,8 +3,9 @@
 //!
 //! As lm-evaluation-harness: context and continuation are tokenized apart and concatenated (the
 //! continuation carries the target delimiter, so a byte-level BPE word keeps its leading space);
-//! the window is the last `n_ctx` tokens; greedy decoding re-reads the whole prompt at each step
-//! (no key/value cache: prompts here are a few hundred tokens).
+//! the window is the last `n_ctx` tokens; greedy decoding keeps the context's last
+//! `n_ctx − max_new_tokens` tokens (lm-eval's rule) and reads each new token once, over the keys
+//! and values cached for the rows (left-padded, [`crate::model::KvCache`]).
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -13,7 +14,7 @@ use repro_core::eval::model::cut_at_stop;
 use repro_core::eval::{GenerateRequest, LanguageModel, Loglikelihood};
 
 use crate::corpus::END_OF_TEXT_ID;
-use crate::model::Gpt;
+use crate::model::{Gpt, KvCache};
 
 /// Rows scored per forward pass.
 const BATCH: usize = 32;
@@ -182,35 +183,68 @@ impl LanguageModel for GptLm<'_> {
         let mut order: Vec<usize> = (0..requests.len()).collect();
         let prompts: Vec<Vec<u32>> = requests
             .iter()
-            .map(|r| self.encode(&r.context))
+            .map(|r| {
+                let mut tokens = self.encode(&r.context)?;
+                if tokens.is_empty() {
+                    tokens.push(END_OF_TEXT_ID);
+                }
+                Ok(tokens)
+            })
             .collect::<anyhow::Result<_>>()?;
         order.sort_by_key(|&i| std::cmp::Reverse(prompts[i].len()));
+        let vocab = self.model.wte.weight.dims()[0];
         for chunk in order.chunks(BATCH) {
-            let mut rows: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].clone()).collect();
-            let mut generated: Vec<Vec<u32>> = vec![Vec::new(); chunk.len()];
-            let mut done = vec![false; chunk.len()];
             let steps = chunk
                 .iter()
                 .map(|&i| requests[i].max_new_tokens)
                 .max()
                 .unwrap_or(0);
-            for _ in 0..steps {
-                if done.iter().all(|&d| d) {
-                    break;
-                }
-                let windows: Vec<Vec<u32>> = rows
-                    .iter()
-                    .map(|row| row[row.len().saturating_sub(n_ctx)..].to_vec())
-                    .collect();
-                let lasts: Vec<Vec<usize>> = windows.iter().map(|w| vec![w.len() - 1]).collect();
-                let (values, vocab) = self.log_probs(&windows, &lasts)?;
+            if steps == 0 {
+                continue;
+            }
+            // lm-eval's rule: the context keeps its last n_ctx − max_new_tokens tokens.
+            let keep = n_ctx.saturating_sub(steps).max(1);
+            let rows: Vec<&[u32]> = chunk
+                .iter()
+                .map(|&i| &prompts[i][prompts[i].len().saturating_sub(keep)..])
+                .collect();
+            let width = rows.iter().map(|r| r.len()).max().unwrap_or(1);
+            let mut flat = Vec::with_capacity(rows.len() * width);
+            for row in &rows {
+                flat.extend(std::iter::repeat_n(
+                    i64::from(END_OF_TEXT_ID),
+                    width - row.len(),
+                ));
+                flat.extend(row.iter().map(|&t| i64::from(t)));
+            }
+            let mut cache = KvCache::new(rows.iter().map(|r| width - r.len()).collect());
+            let ids = Tensor::<2, Int>::from_data(
+                TensorData::new(flat, [rows.len(), width]),
+                self.device,
+            );
+            let mut hidden = self.model.hidden_cached(ids, &mut cache);
+            let mut generated: Vec<Vec<u32>> = vec![Vec::new(); chunk.len()];
+            let mut done = vec![false; chunk.len()];
+            for step in 0..steps {
+                let [batch, length, d] = hidden.dims();
+                let last = hidden
+                    .slice([0..batch, length - 1..length])
+                    .reshape([batch, d]);
+                let logits = last
+                    .matmul(self.model.wte.weight.val().transpose())
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))?;
+                let mut fed = Vec::with_capacity(batch);
                 for (r, &i) in chunk.iter().enumerate() {
                     if done[r] {
+                        fed.push(i64::from(END_OF_TEXT_ID));
                         continue;
                     }
-                    let next = argmax(&values[r * vocab..][..vocab]) as u32;
+                    let next = argmax(&logits[r * vocab..][..vocab]) as u32;
                     generated[r].push(next);
-                    rows[r].push(next);
+                    fed.push(i64::from(next));
                     let text = self.tokenizer.decode(&generated[r])?;
                     let request = &requests[i];
                     let stopped = request
@@ -224,6 +258,12 @@ impl LanguageModel for GptLm<'_> {
                         done[r] = true;
                     }
                 }
+                if done.iter().all(|&d| d) || step + 1 == steps {
+                    break;
+                }
+                let ids =
+                    Tensor::<2, Int>::from_data(TensorData::new(fed, [batch, 1]), self.device);
+                hidden = self.model.hidden_cached(ids, &mut cache);
             }
             for (r, &i) in chunk.iter().enumerate() {
                 let text = self.tokenizer.decode(&generated[r])?;

@@ -19,7 +19,7 @@ use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
 use burn::tensor::activation::{gelu, gelu_approximate, softmax};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::data::batch::causal_mask;
 use repro_core::determinism::Dropout;
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,8 @@ pub struct GptConfig {
     /// Feed-forward width [d_ff = 4·d_model]; `None` is 4·`n_embd`, as Hugging Face.
     #[serde(default)]
     pub n_inner: Option<usize>,
-    /// `gelu` (erf) or `gelu_new` (GPT-2's tanh approximation).
+    /// `gelu` (erf) or `gelu_new` (GPT-2's tanh approximation; `gelu_pytorch_tanh` is the same
+    /// function under PyTorch's name).
     #[serde(default = "gelu_new")]
     pub activation_function: String,
     /// Dropout on every residual branch's output.
@@ -112,8 +113,11 @@ impl GptConfig {
             self.n_head
         );
         anyhow::ensure!(
-            matches!(self.activation_function.as_str(), "gelu" | "gelu_new"),
-            "activation_function `{}` is not implemented (only `gelu` and `gelu_new`)",
+            matches!(
+                self.activation_function.as_str(),
+                "gelu" | "gelu_new" | "gelu_pytorch_tanh"
+            ),
+            "activation_function `{}` is not implemented (only `gelu`, `gelu_new` and `gelu_pytorch_tanh`)",
             self.activation_function
         );
         Ok(())
@@ -152,7 +156,7 @@ impl GptConfig {
                         c_fc: linear(d, self.d_ff(), INIT_STD, device),
                         c_proj: linear(self.d_ff(), d, residual_std, device),
                         dropout: Dropout::new(self.resid_pdrop),
-                        tanh_gelu: self.activation_function == "gelu_new",
+                        tanh_gelu: self.activation_function != "gelu",
                     },
                 })
                 .collect(),
@@ -208,6 +212,20 @@ pub struct Attention {
 
 impl Attention {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [batch, length, _] = x.dims();
+        let future = causal_mask(batch, length, &x.device()).reshape([batch, 1, length, length]);
+        self.attend(x, None, future).0
+    }
+
+    /// The rows of `x` (B, T, d) attending over the keys and values of `past` (B, h, T_past,
+    /// d_head; incremental decoding) and their own, where `masked` (B, 1, T, T_past + T) is
+    /// false; returns the output and the keys and values of past and `x` together.
+    fn attend(
+        &self,
+        x: Tensor<3>,
+        past: Option<(Tensor<4>, Tensor<4>)>,
+        masked: Tensor<4, Bool>,
+    ) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
         let [batch, length, width] = x.dims();
         let d_head = width / self.n_head;
         let qkv = self
@@ -220,19 +238,24 @@ impl Attention {
                 .narrow(0, i, 1)
                 .reshape([batch, self.n_head, length, d_head])
         };
-        let (query, key, value) = (part(0), part(1), part(2));
-        let scores = query.matmul(key.swap_dims(2, 3)) / (d_head as f64).sqrt(); // (B, h, T, T)
-        let future = causal_mask(batch, length, &scores.device())
-            .reshape([batch, 1, length, length])
-            .expand([batch, self.n_head, length, length]);
+        let (query, mut key, mut value) = (part(0), part(1), part(2));
+        if let Some((past_key, past_value)) = past {
+            key = Tensor::cat(vec![past_key, key], 2);
+            value = Tensor::cat(vec![past_value, value], 2);
+        }
+        let total = key.dims()[2];
+        // §3.2.1 of "Attention Is All You Need": softmax(QKᵀ/√d_k)V, (B, h, T, T_past + T).
+        let scores = query.matmul(key.clone().swap_dims(2, 3)) / (d_head as f64).sqrt();
+        let masked = masked.expand([batch, self.n_head, length, total]);
         let weights = self
             .attn_dropout
-            .forward(softmax(scores.mask_fill(future, MASKED_SCORE), 3));
+            .forward(softmax(scores.mask_fill(masked, MASKED_SCORE), 3));
         let context = weights
-            .matmul(value)
+            .matmul(value.clone())
             .swap_dims(1, 2)
             .reshape([batch, length, width]);
-        self.resid_dropout.forward(self.c_proj.forward(context))
+        let output = self.resid_dropout.forward(self.c_proj.forward(context));
+        (output, (key, value))
     }
 }
 
@@ -277,6 +300,46 @@ impl Block {
         let x = x.clone() + self.attn.forward(self.ln_1.forward(x));
         x.clone() + self.mlp.forward(self.ln_2.forward(x))
     }
+
+    /// [`Block::forward`] over cached keys and values ([`Attention::attend`]).
+    fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        past: Option<(Tensor<4>, Tensor<4>)>,
+        masked: Tensor<4, Bool>,
+    ) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
+        let (attended, keys_values) = self.attn.attend(self.ln_1.forward(x.clone()), past, masked);
+        let x = x + attended;
+        (
+            x.clone() + self.mlp.forward(self.ln_2.forward(x)),
+            keys_values,
+        )
+    }
+}
+
+/// What incremental decoding keeps between steps: every block's keys and values (B, h, T, d_head)
+/// for the columns read so far, and how many padding columns open each row (rows are
+/// left-padded, so that every row's next token is the same column).
+pub struct KvCache {
+    layers: Vec<(Tensor<4>, Tensor<4>)>,
+    pad: Vec<usize>,
+    columns: usize,
+}
+
+impl KvCache {
+    /// An empty cache for rows that start with `pad[r]` padding columns each.
+    pub fn new(pad: Vec<usize>) -> Self {
+        Self {
+            layers: Vec::new(),
+            pad,
+            columns: 0,
+        }
+    }
+
+    /// Columns read so far (padding included).
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
 }
 
 /// The decoder. Rows may be right-padded freely: under causal attention a position never sees
@@ -318,6 +381,47 @@ impl Gpt {
         self.ln_f.forward(x)
     }
 
+    /// The final hidden states (B, T, d) of the next T columns of left-padded rows, after the
+    /// columns `cache` holds, which it then holds too. Padding is never attended to and a row's
+    /// positions count from its first real token, so each row computes what it would alone.
+    pub fn hidden_cached(&self, input_ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let [batch, length] = input_ids.dims();
+        let device = input_ids.device();
+        assert_eq!(batch, cache.pad.len(), "a padding count per row");
+        let (start, total) = (cache.columns, cache.columns + length);
+        let real = total - cache.pad.iter().copied().min().unwrap_or(0);
+        assert!(
+            real <= self.n_positions(),
+            "{real} tokens exceed the context window of {}",
+            self.n_positions()
+        );
+        let mut positions = Vec::with_capacity(batch * length);
+        let mut masked = Vec::with_capacity(batch * length * total);
+        for &pad in &cache.pad {
+            for column in start..total {
+                positions.push(column.saturating_sub(pad) as i64);
+                masked.extend((0..total).map(|key| key > column || key < pad));
+            }
+        }
+        let positions =
+            Tensor::<2, Int>::from_data(TensorData::new(positions, [batch, length]), &device);
+        let masked = Tensor::<4, Bool>::from_data(
+            TensorData::new(masked, [batch, 1, length, total]),
+            &device,
+        );
+        let mut x = self.wte.forward(input_ids) + self.wpe.forward(positions);
+        let mut layers = Vec::with_capacity(self.h.len());
+        for (i, block) in self.h.iter().enumerate() {
+            let (y, keys_values) =
+                block.forward_cached(x, cache.layers.get(i).cloned(), masked.clone());
+            x = y;
+            layers.push(keys_values);
+        }
+        cache.layers = layers;
+        cache.columns = total;
+        self.ln_f.forward(x)
+    }
+
     /// Next-token logits (B, T, V): the hidden states times the token embeddings transposed.
     pub fn forward(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
         let hidden = self.hidden(input_ids);
@@ -333,7 +437,6 @@ impl Gpt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
     use repro_core::determinism::init_on_cpu;
 
     fn tiny() -> (Gpt, Device) {
@@ -366,6 +469,39 @@ mod tests {
                 .unwrap()
         };
         assert_ne!(last(a), last(b));
+    }
+
+    #[test]
+    fn cached_decoding_of_left_padded_rows_computes_each_row_alone() {
+        let (model, device) = tiny();
+        let rows = [vec![5i64, 6, 7, 8, 9], vec![3i64, 4]];
+        let width = 5;
+        let pad: Vec<usize> = rows.iter().map(|r| width - r.len()).collect();
+        let padded: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|r| [vec![0; width - r.len()], r.clone()].concat())
+            .collect();
+        let mut cache = KvCache::new(pad);
+        let prompt = model.hidden_cached(ids(padded, &device), &mut cache);
+        let step = model.hidden_cached(ids(vec![vec![11], vec![12]], &device), &mut cache);
+        assert_eq!(cache.columns(), 6);
+        let values = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap();
+        for (r, (row, next)) in rows.iter().zip([11, 12]).enumerate() {
+            let alone =
+                values(model.hidden(ids(vec![[row.clone(), vec![next]].concat()], &device)));
+            let n = row.len();
+            // The prompt's last real column and the decoded step, against the unpadded forward.
+            let got_prompt = values(prompt.clone().slice([r..r + 1, width - 1..width]));
+            let got_step = values(step.clone().slice([r..r + 1, 0..1]));
+            for (got, want) in [
+                (got_prompt, &alone[(n - 1) * 16..n * 16]),
+                (got_step, &alone[n * 16..]),
+            ] {
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() < 1e-5, "row {r}: {g} vs {w}");
+                }
+            }
+        }
     }
 
     #[test]

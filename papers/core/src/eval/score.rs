@@ -80,7 +80,9 @@ pub struct Evaluation {
     /// Seed of the demonstration draws.
     pub seed: u64,
     /// Each requested metric: accuracies in %, perplexity per target (`exp` of minus the mean
-    /// log-likelihood of a target, lm-eval's aggregation).
+    /// log-likelihood of a target, lm-eval's aggregation), `answer_logprob` the mean
+    /// log-likelihood of the gold answer after the prompt (nats per answer; for free-form tasks
+    /// scored with one extra forward over prompt + delimiter + answer).
     pub metrics: BTreeMap<String, f64>,
     /// Whether each instance was answered correctly (by the task's first accuracy metric), for
     /// paired comparisons and inspection.
@@ -156,6 +158,18 @@ pub fn evaluate(
                 .map(|(answer, prompt)| exact_match(answer, &prompt.target))
                 .collect();
             metrics.insert("exact_match".into(), percent(&correct));
+            if spec.metrics.iter().any(|m| m == "answer_logprob") {
+                // The answer as the model would have to write it: after the target delimiter.
+                let requests: Vec<(String, String)> = prompts
+                    .iter()
+                    .map(|p| {
+                        let answer = format!("{}{}", spec.target_delimiter, p.target);
+                        (p.context.clone(), answer)
+                    })
+                    .collect();
+                let scored = lm.loglikelihood(&requests)?;
+                metrics.insert("answer_logprob".into(), mean_logprob(&scored));
+            }
             correct
         }
         OutputType::Loglikelihood => {
@@ -167,6 +181,7 @@ pub fn evaluate(
             let correct: Vec<bool> = answers.iter().map(|a| a.is_greedy).collect();
             metrics.insert("acc".into(), percent(&correct));
             metrics.insert("perplexity".into(), perplexity(&answers));
+            metrics.insert("answer_logprob".into(), mean_logprob(&answers));
             correct
         }
         OutputType::MultipleChoice => multiple_choice(spec, lm, docs, &prompts, &mut metrics)?,
@@ -249,9 +264,15 @@ fn percent(correct: &[bool]) -> f64 {
     100.0 * correct.iter().filter(|&&c| c).count() as f64 / correct.len().max(1) as f64
 }
 
+/// The mean log-likelihood of a target (nats per answer, not per token): the sensitive measure
+/// of in-context learning where accuracies are all near zero (Kaplan et al. 2020 and Olsson et
+/// al. 2022 measure it as loss falling with context).
+fn mean_logprob(answers: &[Loglikelihood]) -> f64 {
+    answers.iter().map(|a| a.logprob).sum::<f64>() / answers.len().max(1) as f64
+}
+
 fn perplexity(answers: &[Loglikelihood]) -> f64 {
-    let mean = answers.iter().map(|a| a.logprob).sum::<f64>() / answers.len().max(1) as f64;
-    (-mean).exp()
+    (-mean_logprob(answers)).exp()
 }
 
 #[cfg(test)]

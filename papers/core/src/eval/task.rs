@@ -51,7 +51,8 @@ pub struct TaskSpec {
     /// P(completion|answer_context)`, §2.4), e.g. `Answer:`; absent where the paper does not use it.
     #[serde(default)]
     pub unconditional_context: Option<String>,
-    /// The metrics reported (`acc`, `acc_norm`, `acc_uncond`, `exact_match`, `perplexity`).
+    /// The metrics reported (`acc`, `acc_norm`, `acc_uncond`, `answer_logprob`, `exact_match`,
+    /// `perplexity`).
     pub metrics: Vec<String>,
     /// The paper-specific generator or reader and its parameters.
     pub generator: toml::Table,
@@ -68,7 +69,14 @@ fn default_max_new_tokens() -> usize {
 }
 
 /// Metric names a task may ask for.
-pub const METRICS: [&str; 5] = ["acc", "acc_norm", "acc_uncond", "exact_match", "perplexity"];
+pub const METRICS: [&str; 6] = [
+    "acc",
+    "acc_norm",
+    "acc_uncond",
+    "answer_logprob",
+    "exact_match",
+    "perplexity",
+];
 
 /// A task family's file: a list of tasks.
 #[derive(Debug, Clone, Deserialize)]

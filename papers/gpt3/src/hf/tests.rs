@@ -116,6 +116,28 @@ fn a_random_checkpoint_loads_tensor_for_tensor_and_computes_gpt2s_forward() {
 }
 
 #[test]
+fn gelu_pytorch_tanh_is_gpt2s_tanh_gelu_under_pytorchs_name() {
+    let (dir, mut config, device) = (tempfile::tempdir().unwrap(), tiny(), Device::flex());
+    config.activation_function = "gelu_pytorch_tanh".into();
+    write_random_checkpoint(dir.path(), &config, 6).unwrap();
+    let written = by_name(&random_tensors(&config, 6));
+    let (model, loaded) = load(dir.path(), &device).unwrap();
+    assert_eq!(loaded.activation_function, "gelu_pytorch_tanh");
+    let ids = [2i64, 7, 1, 8];
+    let input = Tensor::<2, Int>::from_data(TensorData::new(ids.to_vec(), [1, 4]), &device);
+    let logits = model
+        .forward(input)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    // It loads (it used to be refused) and computes the reference's forward, the tanh form.
+    let expected = reference_logits(&written, &config, &ids, &device);
+    for (got, want) in logits.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+    }
+}
+
+#[test]
 fn a_prefixed_bfloat16_file_with_a_tied_head_loads_and_an_untied_one_is_refused() {
     let (dir, config) = (tempfile::tempdir().unwrap(), tiny());
     let mut raws = random_tensors(&config, 2);

@@ -130,6 +130,33 @@ fn a_cloze_is_scored_by_greedy_match_and_per_target_perplexity() {
     let evaluation = evaluate(&spec, &lm, &docs, &[], 0, 0).unwrap();
     assert_eq!(evaluation.metrics["acc"], 50.0);
     assert!((evaluation.metrics["perplexity"] - 2f64.exp()).abs() < 1e-12);
+    // Not asked for, not reported.
+    assert!(!evaluation.metrics.contains_key("answer_logprob"));
+}
+
+#[test]
+fn the_answer_log_likelihood_of_a_free_form_task_scores_delimiter_and_answer() {
+    let spec = spec("generate_until", r#""exact_match", "answer_logprob""#);
+    let docs = [qa("1+1", "2"), qa("2+2", "4")];
+    let mut lm = DummyModel::new(100);
+    lm.generations.insert("Q: 1+1 A:".into(), " 2".into());
+    for (q, a, logprob) in [("1+1", "2", -0.5), ("2+2", "4", -2.5)] {
+        lm.loglikelihoods.insert(
+            (format!("Q: {q} A:"), format!(" {a}")),
+            Loglikelihood {
+                logprob,
+                is_greedy: false,
+                tokens: 1,
+            },
+        );
+    }
+    let evaluation = evaluate(&spec, &lm, &docs, &[], 0, 0).unwrap();
+    assert_eq!(evaluation.metrics["exact_match"], 50.0);
+    // (−0.5 − 2.5) / 2: the mean over answers, from the scores of " 2" and " 4" exactly.
+    assert_eq!(evaluation.metrics["answer_logprob"], -1.5);
+    let spec = self::spec("loglikelihood", r#""acc", "answer_logprob""#);
+    let evaluation = evaluate(&spec, &lm, &docs, &[], 0, 0).unwrap();
+    assert_eq!(evaluation.metrics["answer_logprob"], -1.5);
 }
 
 #[test]
