@@ -97,13 +97,18 @@ fn tiny_table_and_claims_snapshot() {
     insta::assert_snapshot!(structure(&output.stdout));
 }
 
-/// How far a reproduced number may move between CPU models: far wider than the last-digit
-/// differences of the flex backend, far narrower than a model that did not learn.
+/// How far a reproduced number may move between CPU models. Another CPU computes matrix
+/// products with other kernels and block sizes (gemm picks AVX2 or AVX-512 at run time and sizes
+/// its blocks by the caches), and 300 training steps carry those last-digit differences into the
+/// trained model: measured between the AVX2 and AVX-512 kernels on one machine, seeds 1-4, at
+/// most 0.017 nats of dev loss and 0.14 BLEU. These bounds are about three times that, still far
+/// narrower than the seed spread of a model that trains unstably (0.14 nats at lr_factor 1.0)
+/// or one that did not learn (ln 400 = 6.0 nats).
 fn tolerance(unit: &str, value: f64) -> f64 {
     match unit {
-        "nats" => 0.02,
-        "ppl" => 0.02 * value,
-        "BLEU" => 0.6,
+        "nats" => 0.05,
+        "ppl" => 0.05 * value,
+        "BLEU" => 0.5,
         _ => 0.0,
     }
 }
