@@ -13,11 +13,12 @@ use burn::module::Module;
 use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::data::batch::causal_mask;
 pub use repro_core::data::batch::padding_mask;
 use repro_core::determinism::Dropout;
+use repro_kernels::{Hidden, attention};
 
 /// How positions enter the model (§3.5 and Table 3 row (E)).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -59,9 +60,14 @@ pub struct TransformerConfig {
     pub pad_id: usize,
 }
 
-/// A large negative score: `exp(-1e9 - max)` underflows to exactly 0 in f32, unlike `-inf`, which
-/// would give NaN for a fully masked row.
-const MASKED_SCORE: f32 = -1.0e9;
+/// burn's default LayerNorm ε, which the reference tensor2tensor code uses too.
+const LAYER_NORM_EPSILON: f64 = 1e-5;
+
+fn layer_norm_module(d_model: usize, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(d_model)
+        .with_epsilon(LAYER_NORM_EPSILON)
+        .init(device)
+}
 
 /// Linear layers use Glorot/Xavier uniform initialisation, as the reference tensor2tensor code.
 fn linear(d_input: usize, d_output: usize, device: &Device) -> Linear {
@@ -99,11 +105,11 @@ impl MultiHeadAttention {
         }
     }
 
-    /// Splits the last dimension into heads: (B, L, d_model) → (B, h, L, d_k).
+    /// Splits the last dimension into heads: (B, L, d_model) → (B, L, h, d_k), without moving
+    /// data.
     fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
         let [batch, length, _] = x.dims();
         x.reshape([batch, length, self.n_heads, self.d_k])
-            .swap_dims(1, 2)
     }
 
     /// Projects keys and values once, so that incremental decoding can cache them.
@@ -114,7 +120,7 @@ impl MultiHeadAttention {
         )
     }
 
-    /// Attention of `queries` (B, T, d_model) over already projected keys/values (B, h, S, d_k).
+    /// Attention of `queries` (B, T, d_model) over already projected keys/values (B, S, h, d_k).
     /// `mask` (B, 1 or T, S) is true where a query may NOT look.
     fn attend(
         &self,
@@ -124,12 +130,18 @@ impl MultiHeadAttention {
         mask: Option<Tensor<3, Bool>>,
     ) -> Tensor<3> {
         let [batch, length, d_model] = queries.dims();
-        let query = self.split_heads(self.query.forward(queries)); // (B, h, T, d_k)
-        let scores = scaled_dot_product_scores(query, key, mask); // (B, h, T, S)
-        let weights = softmax(scores, 3);
-        let context = weights
-            .matmul(value) // (B, h, T, d_k)
-            .swap_dims(1, 2) // (B, T, h, d_k)
+        let query = self.split_heads(self.query.forward(queries)); // (B, T, h, d_k)
+        let hidden = match mask {
+            Some(mask) => {
+                let [_, rows, keys] = mask.dims();
+                Hidden::Where(mask.reshape([batch, 1, rows, keys]))
+            }
+            None => Hidden::Nothing,
+        };
+        // Eq. 1, softmax(QKᵀ/√d_k)V per head; dividing by √d_k keeps the dot products from
+        // growing with d_k and pushing the softmax into regions of tiny gradients (§3.2.1). On
+        // the CPU one fused kernel per head computes it, with a hand-written backward pass.
+        let context = attention(query, key, value, (self.d_k as f64).sqrt(), hidden, None)
             .reshape([batch, length, d_model]); // Concat(head_1, …, head_h)
         self.output.forward(context) // · W^O
     }
@@ -146,30 +158,9 @@ impl MultiHeadAttention {
     }
 }
 
-/// Scaled dot-product attention scores (§3.2.1, Eq. 1 before the softmax): `Q Kᵀ / √d_k`, with
-/// masked positions set to a large negative value so that softmax gives them weight 0.
-pub fn scaled_dot_product_scores(
-    query: Tensor<4>,
-    key: Tensor<4>,
-    mask: Option<Tensor<3, Bool>>,
-) -> Tensor<4> {
-    let [batch, _, queries, d_k] = query.dims();
-    // Dividing by √d_k keeps the dot products from growing with d_k and pushing the softmax
-    // into regions of tiny gradients (§3.2.1).
-    let scores = query.matmul(key.swap_dims(2, 3)) / (d_k as f64).sqrt(); // (B, h, T, S)
-    match mask {
-        Some(mask) => {
-            let [_, mask_rows, keys] = mask.dims();
-            let mask = mask.reshape([batch, 1, mask_rows, keys]);
-            let mask = if mask_rows == queries {
-                mask
-            } else {
-                mask.expand([batch, 1, queries, keys])
-            };
-            scores.mask_fill(mask, MASKED_SCORE)
-        }
-        None => scores,
-    }
+/// `LayerNorm(x)` of a residual sub-layer (§3.1), fused forward and backward on the CPU.
+fn norm(x: Tensor<3>, layer_norm: &LayerNorm) -> Tensor<3> {
+    repro_kernels::layer_norm(x, layer_norm, LAYER_NORM_EPSILON)
 }
 
 /// Position-wise feed-forward network (§3.3, Eq. 2): `FFN(x) = max(0, x W_1 + b_1) W_2 + b_2`.
@@ -278,8 +269,8 @@ impl EncoderLayer {
         Self {
             self_attention: MultiHeadAttention::new(config.d_model, config.n_heads, device),
             feed_forward: PositionWiseFeedForward::new(config.d_model, config.d_ff, device),
-            norm_attention: LayerNormConfig::new(config.d_model).init(device),
-            norm_feed_forward: LayerNormConfig::new(config.d_model).init(device),
+            norm_attention: layer_norm_module(config.d_model, device),
+            norm_feed_forward: layer_norm_module(config.d_model, device),
             dropout: Dropout::new(config.dropout),
         }
     }
@@ -288,12 +279,9 @@ impl EncoderLayer {
         let attended = self
             .self_attention
             .forward(x.clone(), x.clone(), Some(source_mask));
-        let x = self
-            .norm_attention
-            .forward(x + self.dropout.forward(attended));
+        let x = norm(x + self.dropout.forward(attended), &self.norm_attention);
         let fed = self.feed_forward.forward(x.clone());
-        self.norm_feed_forward
-            .forward(x + self.dropout.forward(fed))
+        norm(x + self.dropout.forward(fed), &self.norm_feed_forward)
     }
 }
 
@@ -312,9 +300,9 @@ pub struct DecoderLayer {
 /// Cached keys/values of one decoder layer for incremental decoding.
 #[derive(Clone, Debug)]
 pub struct LayerCache {
-    /// Self-attention keys and values of the positions decoded so far, (B, h, t, d_k).
+    /// Self-attention keys and values of the positions decoded so far, (B, t, h, d_k).
     self_kv: Option<(Tensor<4>, Tensor<4>)>,
-    /// Encoder-decoder keys and values of the source, (B, h, S, d_k), computed once.
+    /// Encoder-decoder keys and values of the source, (B, S, h, d_k), computed once.
     cross_kv: (Tensor<4>, Tensor<4>),
 }
 
@@ -324,9 +312,9 @@ impl DecoderLayer {
             self_attention: MultiHeadAttention::new(config.d_model, config.n_heads, device),
             cross_attention: MultiHeadAttention::new(config.d_model, config.n_heads, device),
             feed_forward: PositionWiseFeedForward::new(config.d_model, config.d_ff, device),
-            norm_self: LayerNormConfig::new(config.d_model).init(device),
-            norm_cross: LayerNormConfig::new(config.d_model).init(device),
-            norm_feed_forward: LayerNormConfig::new(config.d_model).init(device),
+            norm_self: layer_norm_module(config.d_model, device),
+            norm_cross: layer_norm_module(config.d_model, device),
+            norm_feed_forward: layer_norm_module(config.d_model, device),
             dropout: Dropout::new(config.dropout),
         }
     }
@@ -342,10 +330,9 @@ impl DecoderLayer {
         let attended = self
             .cross_attention
             .attend(x.clone(), key, value, Some(memory_mask));
-        let x = self.norm_cross.forward(x + self.dropout.forward(attended));
+        let x = norm(x + self.dropout.forward(attended), &self.norm_cross);
         let fed = self.feed_forward.forward(x.clone());
-        self.norm_feed_forward
-            .forward(x + self.dropout.forward(fed))
+        norm(x + self.dropout.forward(fed), &self.norm_feed_forward)
     }
 
     fn forward(
@@ -358,7 +345,7 @@ impl DecoderLayer {
         let attended = self
             .self_attention
             .forward(x.clone(), x.clone(), Some(target_mask));
-        let x = self.norm_self.forward(x + self.dropout.forward(attended));
+        let x = norm(x + self.dropout.forward(attended), &self.norm_self);
         let cross_kv = self.cross_attention.project_kv(memory.clone(), memory);
         self.cross_and_feed_forward(x, cross_kv, memory_mask)
     }
@@ -373,15 +360,15 @@ impl DecoderLayer {
         let (key, value) = self.self_attention.project_kv(x.clone(), x.clone());
         let (key, value) = match cache.self_kv.take() {
             Some((past_key, past_value)) => (
-                Tensor::cat(vec![past_key, key], 2),
-                Tensor::cat(vec![past_value, value], 2),
+                Tensor::cat(vec![past_key, key], 1),
+                Tensor::cat(vec![past_value, value], 1),
             ),
             None => (key, value),
         };
         cache.self_kv = Some((key.clone(), value.clone()));
         // The new position sees every cached one: causality holds by construction.
         let attended = self.self_attention.attend(x.clone(), key, value, None);
-        let x = self.norm_self.forward(x + self.dropout.forward(attended));
+        let x = norm(x + self.dropout.forward(attended), &self.norm_self);
         self.cross_and_feed_forward(x, cache.cross_kv.clone(), memory_mask)
     }
 }
@@ -588,13 +575,27 @@ mod tests {
     #[test]
     fn masked_keys_get_zero_attention_weight() {
         let device = Device::flex();
-        let query = Tensor::<4>::ones([1, 1, 2, 4], &device);
-        let key = Tensor::<4>::ones([1, 1, 3, 4], &device);
+        // Equal scores; one-hot values, so that each output row is the query's weights.
+        let query = Tensor::<4>::ones([1, 2, 1, 4], &device);
+        let key = Tensor::<4>::ones([1, 3, 1, 4], &device);
+        let value = Tensor::<4>::from_data(
+            TensorData::new(
+                vec![
+                    1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+                ],
+                [1, 3, 1, 4],
+            ),
+            &device,
+        );
         let mask = ids(vec![vec![5, 5, 0]], &device)
             .equal_elem(0)
-            .unsqueeze_dim::<3>(1); // key 2 is padding
-        let weights = softmax(scaled_dot_product_scores(query, key, Some(mask)), 3);
-        assert_close(&values(weights), &[0.5, 0.5, 0.0, 0.5, 0.5, 0.0], 1e-6);
+            .reshape([1, 1, 1, 3]); // key 2 is padding
+        let weights = attention(query, key, value, 2.0, Hidden::Where(mask), None);
+        assert_close(
+            &values(weights),
+            &[0.5, 0.5, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0],
+            1e-6,
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! and trainings may run concurrently on other threads.
 
 use burn::optim::AdamConfig;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 use repro_core::data::batch::batch_for_step;
 use repro_core::determinism::init_on_cpu;
@@ -49,34 +48,32 @@ pub fn learning_rate(step: usize, d_model: usize, warmup_steps: usize, factor: f
 
 /// Cross-entropy against the label-smoothed target distribution of §5.4 (Szegedy et al. 2016):
 /// `q = (1 - ε)·onehot(y) + ε/V`, so the loss per token is `(1 - ε)·(-log p_y) + ε·mean_v(-log p_v)`.
-/// Padding targets are excluded. Returns the mean over real tokens, shape (1).
+/// Padding targets are excluded. Returns the mean over real tokens, shape (1). On the CPU the
+/// log-softmax, the loss and its gradient are one fused kernel ([`repro_kernels::cross_entropy`]).
 pub fn label_smoothed_cross_entropy(
     logits: Tensor<3>,
     targets: Tensor<2, Int>,
     epsilon: f64,
 ) -> Tensor<1> {
-    let log_probs = log_softmax(logits, 2); // (B, T, V)
-    let nll = -log_probs
-        .clone()
-        .gather(2, targets.clone().unsqueeze_dim::<3>(2))
-        .squeeze_dim::<2>(2); // (B, T)
-    let uniform = -log_probs.mean_dim(2).squeeze_dim::<2>(2); // (B, T)
-    let per_token = nll * (1.0 - epsilon) + uniform * epsilon;
-    let real = targets.not_equal_elem(PAD as i64).float(); // (B, T)
-    let count = real.clone().sum();
-    (per_token * real).sum() / count
+    let [batch, length, vocab] = logits.dims();
+    repro_kernels::cross_entropy(
+        logits.reshape([batch * length, vocab]),
+        targets.reshape([batch * length]),
+        epsilon,
+        Some(PAD as i64),
+    )
 }
 
 /// Summed negative log-likelihood (no smoothing) and token count: what perplexity is made of.
 pub fn negative_log_likelihood(logits: Tensor<3>, targets: Tensor<2, Int>) -> (f64, usize) {
-    let log_probs = log_softmax(logits, 2);
-    let nll = -log_probs
-        .gather(2, targets.clone().unsqueeze_dim::<3>(2))
-        .squeeze_dim::<2>(2);
-    let real = targets.not_equal_elem(PAD as i64).float();
-    let tokens: f64 = real.clone().sum().into_scalar();
-    let total: f64 = (nll * real).sum().into_scalar();
-    (total, tokens as usize)
+    let tokens: f64 = targets
+        .clone()
+        .not_equal_elem(PAD as i64)
+        .float()
+        .sum()
+        .into_scalar();
+    let mean: f64 = label_smoothed_cross_entropy(logits, targets, 0.0).into_scalar();
+    (mean * tokens, tokens as usize)
 }
 
 /// Groups pair indices into batches of similar length holding at most `batch_tokens` tokens

@@ -18,10 +18,11 @@ use burn::module::{Module, Param};
 use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
-use burn::tensor::activation::{gelu, softmax, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Bool, Device, Int, Tensor};
 use repro_core::data::batch::{causal_mask, padding_mask};
 use repro_core::determinism::Dropout;
+use repro_kernels::{Hidden, attention, gelu, layer_norm};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters, named as in Hugging Face's `config.json` (so a downloaded `config.json`
@@ -164,7 +165,8 @@ impl BertConfig {
                     device,
                 ),
                 token_type_embeddings: embedding(self.type_vocab_size, self.hidden_size, device),
-                layer_norm: layer_norm(self, device),
+                layer_norm: new_layer_norm(self, device),
+                epsilon: self.layer_norm_eps,
                 dropout: Dropout::new(self.hidden_dropout_prob),
             },
             layers: (0..self.num_hidden_layers)
@@ -203,15 +205,11 @@ fn embedding(count: usize, width: usize, device: &Device) -> Embedding {
         .init(device)
 }
 
-fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
+fn new_layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
     LayerNormConfig::new(config.hidden_size)
         .with_epsilon(config.layer_norm_eps)
         .init(device)
 }
-
-/// A large negative score: exactly zero weight after the softmax, without the NaN a fully
-/// masked row of `-inf` would give.
-const MASKED_SCORE: f32 = -1.0e9;
 
 /// The input representation (§3, Figure 2): token + segment + position embeddings, LayerNorm,
 /// dropout.
@@ -225,6 +223,8 @@ pub struct Embeddings {
     pub token_type_embeddings: Embedding,
     /// LayerNorm over the sum.
     pub layer_norm: LayerNorm,
+    /// Every LayerNorm's ε (`layer_norm_eps`).
+    epsilon: f64,
     dropout: Dropout,
 }
 
@@ -241,7 +241,8 @@ impl Embeddings {
         let summed = self.word_embeddings.forward(input_ids)
             + self.token_type_embeddings.forward(token_type_ids)
             + positions;
-        self.dropout.forward(self.layer_norm.forward(summed))
+        self.dropout
+            .forward(layer_norm(summed, &self.layer_norm, self.epsilon))
     }
 }
 
@@ -259,16 +260,17 @@ pub struct SelfAttention {
     pub output: Linear,
     /// The residual LayerNorm.
     pub output_norm: LayerNorm,
+    epsilon: f64,
     dropout: Dropout,
     attention_dropout: Dropout,
     n_heads: usize,
 }
 
 impl SelfAttention {
+    /// (B, T, H) → (B, T, h, H / h): the heads, without moving data.
     fn heads(&self, x: Tensor<3>) -> Tensor<4> {
         let [batch, length, hidden] = x.dims();
         x.reshape([batch, length, self.n_heads, hidden / self.n_heads])
-            .swap_dims(1, 2)
     }
 
     /// `mask` (B, 1 or T, T) is true where a query may not look.
@@ -278,23 +280,19 @@ impl SelfAttention {
         let query = self.heads(self.query.forward(x.clone()));
         let key = self.heads(self.key.forward(x.clone()));
         let value = self.heads(self.value.forward(x.clone()));
-        let scores = query.matmul(key.swap_dims(2, 3)) / (d_head as f64).sqrt(); // (B, h, T, T)
         let [_, rows, keys] = mask.dims();
-        let mask = mask.reshape([batch, 1, rows, keys]);
-        let mask = if rows == length {
-            mask
-        } else {
-            mask.expand([batch, 1, length, keys])
-        };
-        let weights = self
-            .attention_dropout
-            .forward(softmax(scores.mask_fill(mask, MASKED_SCORE), 3));
-        let context = weights
-            .matmul(value)
-            .swap_dims(1, 2)
-            .reshape([batch, length, hidden]);
+        // dropout(softmax(QKᵀ/√d_k))V over the visible keys: one fused kernel per head on the CPU.
+        let context = attention(
+            query,
+            key,
+            value,
+            (d_head as f64).sqrt(),
+            Hidden::Where(mask.reshape([batch, 1, rows, keys])),
+            self.attention_dropout.draw(&x.device()),
+        )
+        .reshape([batch, length, hidden]);
         let attended = self.dropout.forward(self.output.forward(context));
-        self.output_norm.forward(x + attended)
+        layer_norm(x + attended, &self.output_norm, self.epsilon)
     }
 }
 
@@ -307,6 +305,7 @@ pub struct FeedForward {
     pub output: Linear,
     /// The residual LayerNorm.
     pub output_norm: LayerNorm,
+    epsilon: f64,
     dropout: Dropout,
 }
 
@@ -314,8 +313,12 @@ impl FeedForward {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let fed = self
             .output
-            .forward(gelu(self.intermediate.forward(x.clone())));
-        self.output_norm.forward(x + self.dropout.forward(fed))
+            .forward(gelu(self.intermediate.forward(x.clone()), false));
+        layer_norm(
+            x + self.dropout.forward(fed),
+            &self.output_norm,
+            self.epsilon,
+        )
     }
 }
 
@@ -337,7 +340,8 @@ impl EncoderLayer {
                 key: linear(h, h, device),
                 value: linear(h, h, device),
                 output: linear(h, h, device),
-                output_norm: layer_norm(config, device),
+                output_norm: new_layer_norm(config, device),
+                epsilon: config.layer_norm_eps,
                 dropout: Dropout::new(config.hidden_dropout_prob),
                 attention_dropout: Dropout::new(config.attention_probs_dropout_prob),
                 n_heads: config.num_attention_heads,
@@ -345,7 +349,8 @@ impl EncoderLayer {
             feed_forward: FeedForward {
                 intermediate: linear(h, config.intermediate_size, device),
                 output: linear(config.intermediate_size, h, device),
-                output_norm: layer_norm(config, device),
+                output_norm: new_layer_norm(config, device),
+                epsilon: config.layer_norm_eps,
                 dropout: Dropout::new(config.hidden_dropout_prob),
             },
         }
@@ -441,14 +446,17 @@ pub struct MaskedLmHead {
     pub transform_norm: LayerNorm,
     /// `cls.predictions.bias` (V).
     pub bias: Param<Tensor<1>>,
+    epsilon: f64,
 }
 
 impl MaskedLmHead {
     /// Logits (N, V) of hidden states (N, H), with the tied `word_embeddings` (V, H).
     pub fn forward(&self, hidden: Tensor<2>, word_embeddings: Tensor<2>) -> Tensor<2> {
-        let transformed = self
-            .transform_norm
-            .forward(gelu(self.transform.forward(hidden)));
+        let transformed = layer_norm(
+            gelu(self.transform.forward(hidden), false),
+            &self.transform_norm,
+            self.epsilon,
+        );
         transformed.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze::<2>()
     }
 }
@@ -471,8 +479,9 @@ impl BertConfig {
             bert: self.init(device),
             mlm: MaskedLmHead {
                 transform: linear(self.hidden_size, self.hidden_size, device),
-                transform_norm: layer_norm(self, device),
+                transform_norm: new_layer_norm(self, device),
                 bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
+                epsilon: self.layer_norm_eps,
             },
             nsp: linear(self.hidden_size, 2, device),
         }

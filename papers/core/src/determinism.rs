@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 /// Serialises initialisation, which draws from the CPU backend's global generator.
 static INIT_LOCK: Mutex<()> = Mutex::new(());
@@ -75,33 +75,24 @@ impl Dropout {
 
     /// Applies dropout when training.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if self.prob == 0.0 || !x.device().is_autodiff() {
-            return x;
-        }
-        let shape = x.shape();
-        let count = shape.num_elements();
-        let keep = 1.0 - self.prob;
-        let scale = (1.0 / keep) as f32;
-        let mask = MASKS.with(|masks| {
-            masks.borrow_mut().as_mut().map(|rng| {
-                (0..count)
-                    .map(|_| {
-                        if f64::from(rng.f32()) < keep {
-                            scale
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect::<Vec<f32>>()
-            })
-        });
-        match mask {
-            Some(mask) => {
-                let device = x.device();
-                x * Tensor::<D>::from_data(TensorData::new(mask, shape), &device)
-            }
+        match self.draw(&x.device()) {
+            Some((prob, seed)) => repro_kernels::dropout(x, prob, seed),
             None => x,
         }
+    }
+
+    /// The probability and mask seed of this dropout's next application on `device`, or `None`
+    /// where it is the identity (evaluation, probability 0, no seeded generator): for ops that
+    /// apply dropout inside a fused kernel ([`repro_kernels::attention`]). One draw per call, as
+    /// [`Dropout::forward`]: the mask is a hash of (that seed, element), fused on the CPU,
+    /// regenerated in the backward pass, the same on every backend.
+    pub fn draw(&self, device: &Device) -> Option<(f64, u64)> {
+        if self.prob == 0.0 || !device.is_autodiff() {
+            return None;
+        }
+        MASKS
+            .with(|masks| masks.borrow_mut().as_mut().map(|rng| rng.u64(..)))
+            .map(|seed| (self.prob, seed))
     }
 }
 

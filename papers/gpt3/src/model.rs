@@ -18,10 +18,9 @@ use burn::module::{Module, Param};
 use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
-use burn::tensor::activation::{gelu, gelu_approximate, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use repro_core::data::batch::causal_mask;
 use repro_core::determinism::Dropout;
+use repro_kernels::{Hidden, attention, gelu, layer_norm};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters, named as Hugging Face's GPT-2 `config.json` (which parses into it); GPT-3
@@ -143,7 +142,7 @@ impl GptConfig {
             wpe: embedding(self.n_positions, d, device),
             h: (0..self.n_layer)
                 .map(|_| Block {
-                    ln_1: layer_norm(self, device),
+                    ln_1: new_layer_norm(self, device),
                     attn: Attention {
                         c_attn: linear(d, 3 * d, INIT_STD, device),
                         c_proj: linear(d, d, residual_std, device),
@@ -151,16 +150,18 @@ impl GptConfig {
                         resid_dropout: Dropout::new(self.resid_pdrop),
                         n_head: self.n_head,
                     },
-                    ln_2: layer_norm(self, device),
+                    ln_2: new_layer_norm(self, device),
                     mlp: Mlp {
                         c_fc: linear(d, self.d_ff(), INIT_STD, device),
                         c_proj: linear(self.d_ff(), d, residual_std, device),
                         dropout: Dropout::new(self.resid_pdrop),
                         tanh_gelu: self.activation_function != "gelu",
                     },
+                    epsilon: self.layer_norm_epsilon,
                 })
                 .collect(),
-            ln_f: layer_norm(self, device),
+            ln_f: new_layer_norm(self, device),
+            epsilon: self.layer_norm_epsilon,
             drop: Dropout::new(self.embd_pdrop),
         }
     }
@@ -189,14 +190,11 @@ fn embedding(count: usize, width: usize, device: &Device) -> Embedding {
         .init(device)
 }
 
-fn layer_norm(config: &GptConfig, device: &Device) -> LayerNorm {
+fn new_layer_norm(config: &GptConfig, device: &Device) -> LayerNorm {
     LayerNormConfig::new(config.n_embd)
         .with_epsilon(config.layer_norm_epsilon)
         .init(device)
 }
-
-/// A large negative score: zero weight after the softmax without the NaN of a row of `-inf`.
-const MASKED_SCORE: f32 = -1.0e9;
 
 /// Causal multi-head self-attention with the Q, K, V projections fused into one (`c_attn`).
 #[derive(Module, Debug)]
@@ -212,48 +210,47 @@ pub struct Attention {
 
 impl Attention {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [batch, length, _] = x.dims();
-        let future = causal_mask(batch, length, &x.device()).reshape([batch, 1, length, length]);
-        self.attend(x, None, future).0
+        self.attend(x, None, Hidden::Future).0
     }
 
-    /// The rows of `x` (B, T, d) attending over the keys and values of `past` (B, h, T_past,
-    /// d_head; incremental decoding) and their own, where `masked` (B, 1, T, T_past + T) is
-    /// false; returns the output and the keys and values of past and `x` together.
+    /// The rows of `x` (B, T, d) attending over the keys and values of `past` (B, T_past, h,
+    /// d_head; incremental decoding) and their own, except the keys `hidden` hides (the
+    /// future, or a (B, 1, T, T_past + T) mask); returns the output and the keys and values of
+    /// past and `x` together.
     fn attend(
         &self,
         x: Tensor<3>,
         past: Option<(Tensor<4>, Tensor<4>)>,
-        masked: Tensor<4, Bool>,
+        hidden: Hidden,
     ) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
         let [batch, length, width] = x.dims();
         let d_head = width / self.n_head;
+        let device = x.device();
         let qkv = self
             .c_attn
             .forward(x)
-            .reshape([batch, length, 3, self.n_head, d_head])
-            .permute([2, 0, 3, 1, 4]); // (3, B, h, T, d_head)
+            .reshape([batch, length, 3, self.n_head, d_head]);
         let part = |i: usize| -> Tensor<4> {
             qkv.clone()
-                .narrow(0, i, 1)
-                .reshape([batch, self.n_head, length, d_head])
+                .narrow(2, i, 1)
+                .reshape([batch, length, self.n_head, d_head]) // (B, T, h, d_head)
         };
         let (query, mut key, mut value) = (part(0), part(1), part(2));
         if let Some((past_key, past_value)) = past {
-            key = Tensor::cat(vec![past_key, key], 2);
-            value = Tensor::cat(vec![past_value, value], 2);
+            key = Tensor::cat(vec![past_key, key], 1);
+            value = Tensor::cat(vec![past_value, value], 1);
         }
-        let total = key.dims()[2];
-        // §3.2.1 of "Attention Is All You Need": softmax(QKᵀ/√d_k)V, (B, h, T, T_past + T).
-        let scores = query.matmul(key.clone().swap_dims(2, 3)) / (d_head as f64).sqrt();
-        let masked = masked.expand([batch, self.n_head, length, total]);
-        let weights = self
-            .attn_dropout
-            .forward(softmax(scores.mask_fill(masked, MASKED_SCORE), 3));
-        let context = weights
-            .matmul(value.clone())
-            .swap_dims(1, 2)
-            .reshape([batch, length, width]);
+        // §3.2.1 of "Attention Is All You Need": dropout(softmax(QKᵀ/√d_k))V over the past and
+        // present keys, one fused kernel per head on the CPU.
+        let context = attention(
+            query,
+            key.clone(),
+            value.clone(),
+            (d_head as f64).sqrt(),
+            hidden,
+            self.attn_dropout.draw(&device),
+        )
+        .reshape([batch, length, width]);
         let output = self.resid_dropout.forward(self.c_proj.forward(context));
         (output, (key, value))
     }
@@ -272,12 +269,7 @@ pub struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let inner = self.c_fc.forward(x);
-        let inner = if self.tanh_gelu {
-            gelu_approximate(inner)
-        } else {
-            gelu(inner)
-        };
+        let inner = gelu(self.c_fc.forward(x), self.tanh_gelu);
         self.dropout.forward(self.c_proj.forward(inner))
     }
 }
@@ -293,12 +285,14 @@ pub struct Block {
     pub ln_2: LayerNorm,
     /// Feed-forward.
     pub mlp: Mlp,
+    /// The LayerNorms' ε.
+    epsilon: f64,
 }
 
 impl Block {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.ln_1.forward(x));
-        x.clone() + self.mlp.forward(self.ln_2.forward(x))
+        let x = x.clone() + self.attn.forward(layer_norm(x, &self.ln_1, self.epsilon));
+        x.clone() + self.mlp.forward(layer_norm(x, &self.ln_2, self.epsilon))
     }
 
     /// [`Block::forward`] over cached keys and values ([`Attention::attend`]).
@@ -308,16 +302,20 @@ impl Block {
         past: Option<(Tensor<4>, Tensor<4>)>,
         masked: Tensor<4, Bool>,
     ) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
-        let (attended, keys_values) = self.attn.attend(self.ln_1.forward(x.clone()), past, masked);
+        let (attended, keys_values) = self.attn.attend(
+            layer_norm(x.clone(), &self.ln_1, self.epsilon),
+            past,
+            Hidden::Where(masked),
+        );
         let x = x + attended;
         (
-            x.clone() + self.mlp.forward(self.ln_2.forward(x)),
+            x.clone() + self.mlp.forward(layer_norm(x, &self.ln_2, self.epsilon)),
             keys_values,
         )
     }
 }
 
-/// What incremental decoding keeps between steps: every block's keys and values (B, h, T, d_head)
+/// What incremental decoding keeps between steps: every block's keys and values (B, T, h, d_head)
 /// for the columns read so far, and how many padding columns open each row (rows are
 /// left-padded, so that every row's next token is the same column).
 pub struct KvCache {
@@ -355,6 +353,8 @@ pub struct Gpt {
     /// The final LayerNorm (GPT-2 §2.3: "an additional layer normalization was added after the
     /// final self-attention block").
     pub ln_f: LayerNorm,
+    /// `ln_f`'s ε.
+    epsilon: f64,
     drop: Dropout,
 }
 
@@ -378,7 +378,7 @@ impl Gpt {
         for block in &self.h {
             x = block.forward(x);
         }
-        self.ln_f.forward(x)
+        layer_norm(x, &self.ln_f, self.epsilon)
     }
 
     /// The final hidden states (B, T, d) of the next T columns of left-padded rows, after the
@@ -419,7 +419,7 @@ impl Gpt {
         }
         cache.layers = layers;
         cache.columns = total;
-        self.ln_f.forward(x)
+        layer_norm(x, &self.ln_f, self.epsilon)
     }
 
     /// Next-token logits (B, T, V): the hidden states times the token embeddings transposed.

@@ -1,9 +1,10 @@
 //! The losses more than one paper trains with.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
-/// Mean cross-entropy of `logits` (N, C) against `labels` (N): shape (1).
+/// Mean cross-entropy of `logits` (N, C) against `labels` (N): shape (1). On the CPU, one fused
+/// kernel computes the log-softmax, the loss and (in training) its gradient
+/// ([`repro_kernels::cross_entropy`]).
 pub fn cross_entropy(logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
     let device = logits.device();
     let [n, _] = logits.dims();
@@ -14,8 +15,7 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
         ),
         &device,
     );
-    let picked = log_softmax(logits, 1).gather(1, targets.unsqueeze_dim::<2>(1));
-    -picked.mean()
+    repro_kernels::cross_entropy(logits, targets, 0.0, None)
 }
 
 #[cfg(test)]
