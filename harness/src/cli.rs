@@ -6,8 +6,8 @@ use std::io::{BufRead, Write};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    bleu, checkpoints, classify, compare, embed, finetune, generate, lambada, list, reproduce,
-    tasks, translate,
+    bench, bleu, checkpoints, classify, compare, embed, finetune, generate, lambada, list,
+    reproduce, tasks, translate,
 };
 
 /// Reproduce landmark NLP/LLM papers at small scale, compare with the published numbers, use the
@@ -64,6 +64,8 @@ pub enum Command {
     Finetune(finetune::FinetuneArgs),
     /// Corpus BLEU exactly as sacreBLEU 2.x scores it by default.
     Bleu(bleu::BleuArgs),
+    /// Training and scoring speed of each paper's small model beside its PyTorch twin.
+    Bench(bench::BenchArgs),
     /// Fetch, search and track arXiv papers; turn one into a paper crate.
     Arxiv(repro_arxiv::cli::ArxivArgs),
 }
@@ -93,6 +95,7 @@ pub fn execute(cli: Cli, io: Io) -> anyhow::Result<()> {
         Command::Embed(args) => embed::run(&args, io.stdin, io.stdout),
         Command::Finetune(args) => finetune::run(&args, io.stdout),
         Command::Bleu(args) => bleu::run(&args, io.stdin, io.stdout),
+        Command::Bench(args) => bench::run(&args, io.stdout, io.stderr),
         Command::Arxiv(args) => repro_arxiv::cli::run(&args, io.stdout, io.stderr),
     }
 }

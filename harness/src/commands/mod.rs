@@ -1,5 +1,6 @@
 //! One module per `repro` subcommand, each with its arguments.
 
+pub mod bench;
 pub mod bleu;
 pub mod checkpoints;
 pub mod classify;

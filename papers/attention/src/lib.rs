@@ -11,6 +11,7 @@
 //! make reproduce PAPER=attention SCALE=tiny      # seconds
 //! ```
 
+pub mod bench;
 pub mod canonical;
 pub mod claims;
 pub mod complexity;
@@ -27,6 +28,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use repro_core::apps::Translator;
+use repro_core::bench::{Measurement, Phase, Workload, WorkloadSize};
 use repro_core::checkpoint::StoredIdentity;
 use repro_core::claims::Claim;
 use repro_core::metrics::bleu::{BleuConfig, signature};
@@ -143,6 +145,19 @@ impl Paper for Attention {
             );
         }
         protocol
+    }
+
+    fn bench_workload(&self, size: &WorkloadSize) -> anyhow::Result<Workload> {
+        bench::workload(size)
+    }
+
+    fn bench_measure(
+        &self,
+        workload: &Workload,
+        phase: Phase,
+        device: &Device,
+    ) -> anyhow::Result<Measurement> {
+        bench::measure(workload, phase, device)
     }
 
     fn dataset_sha256(&self, dataset: &str) -> Option<String> {

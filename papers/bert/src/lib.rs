@@ -13,6 +13,7 @@
 //! make reproduce PAPER=bert SCALE=tiny      # seconds
 //! ```
 
+pub mod bench;
 pub mod canonical;
 pub mod claims;
 pub mod classify;
@@ -34,6 +35,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use repro_core::apps::Classifier;
+use repro_core::bench::{Measurement, Phase, Workload, WorkloadSize};
 use repro_core::checkpoint::StoredIdentity;
 use repro_core::claims::Claim;
 use repro_core::published::Published;
@@ -140,6 +142,19 @@ impl Paper for BertPaper {
             );
         }
         protocol
+    }
+
+    fn bench_workload(&self, size: &WorkloadSize) -> anyhow::Result<Workload> {
+        bench::workload(size)
+    }
+
+    fn bench_measure(
+        &self,
+        workload: &Workload,
+        phase: Phase,
+        device: &Device,
+    ) -> anyhow::Result<Measurement> {
+        bench::measure(workload, phase, device)
     }
 
     fn dataset_sha256(&self, dataset: &str) -> Option<String> {

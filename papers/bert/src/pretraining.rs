@@ -77,14 +77,44 @@ pub struct LmBatch {
     pub nsp_labels: Vec<u32>,
 }
 
-/// Builds the batch of `instances` for `objective`; masks come from `rng`.
-pub fn lm_batch(
+/// The rows of a batch before they become tensors (what `repro bench` writes to its workload).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmRows {
+    /// Input ids per instance (masked for MLM), unpadded.
+    pub inputs: Vec<Vec<u32>>,
+    /// Segment ids per instance, unpadded.
+    pub segments: Vec<Vec<u32>>,
+    /// Flattened positions predicted, in the padded (B, width) batch.
+    pub rows: Vec<i64>,
+    /// Their targets.
+    pub labels: Vec<u32>,
+    /// NSP labels (0 IsNext, 1 NotNext, as Hugging Face).
+    pub nsp_labels: Vec<u32>,
+}
+
+impl LmRows {
+    /// Padded to the longest instance, on `device`.
+    pub fn into_batch(self, device: &Device) -> LmBatch {
+        let input_rows: Vec<&[u32]> = self.inputs.iter().map(Vec::as_slice).collect();
+        let segment_rows: Vec<&[u32]> = self.segments.iter().map(Vec::as_slice).collect();
+        let count = self.rows.len();
+        LmBatch {
+            input: pad_rows(&input_rows, PAD, device),
+            segments: pad_rows(&segment_rows, 0, device),
+            rows: Tensor::from_data(TensorData::new(self.rows, [count]), device),
+            labels: self.labels,
+            nsp_labels: self.nsp_labels,
+        }
+    }
+}
+
+/// The rows of the batch of `instances` for `objective`; masks come from `rng`.
+pub fn lm_rows(
     instances: &[&Instance],
     objective: PretrainingObjective,
     vocab_size: usize,
     rng: &mut fastrand::Rng,
-    device: &Device,
-) -> LmBatch {
+) -> LmRows {
     let width = instances.iter().map(|i| i.tokens.len()).max().unwrap_or(1);
     let mut inputs: Vec<Vec<u32>> = Vec::with_capacity(instances.len());
     let mut rows = Vec::new();
@@ -107,16 +137,24 @@ pub fn lm_batch(
             }
         }
     }
-    let input_rows: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
-    let segment_rows: Vec<&[u32]> = instances.iter().map(|i| i.segments.as_slice()).collect();
-    let count = rows.len();
-    LmBatch {
-        input: pad_rows(&input_rows, PAD, device),
-        segments: pad_rows(&segment_rows, 0, device),
-        rows: Tensor::from_data(TensorData::new(rows, [count]), device),
+    LmRows {
+        inputs,
+        segments: instances.iter().map(|i| i.segments.clone()).collect(),
+        rows,
         labels,
         nsp_labels: instances.iter().map(|i| u32::from(!i.is_next)).collect(),
     }
+}
+
+/// Builds the batch of `instances` for `objective`; masks come from `rng`.
+pub fn lm_batch(
+    instances: &[&Instance],
+    objective: PretrainingObjective,
+    vocab_size: usize,
+    rng: &mut fastrand::Rng,
+    device: &Device,
+) -> LmBatch {
+    lm_rows(instances, objective, vocab_size, rng).into_batch(device)
 }
 
 /// The losses of `model` on `batch`: (LM loss, NSP loss when the objective has NSP).

@@ -12,6 +12,7 @@
 
 pub mod apps;
 pub mod atomic;
+pub mod bench;
 pub mod checkpoint;
 pub mod claims;
 pub mod data;

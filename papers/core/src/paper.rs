@@ -11,6 +11,7 @@ use std::path::Path;
 use burn::tensor::Device;
 
 use crate::apps::{Classifier, Translator};
+use crate::bench::{Measurement, Phase, Workload, WorkloadSize};
 use crate::checkpoint::StoredIdentity;
 use crate::claims::Claim;
 use crate::published::Published;
@@ -99,6 +100,22 @@ pub trait Paper: Send + Sync {
             "`{}` has no few-shot evaluation tasks (papers with tasks: gpt3)",
             self.info().id
         )
+    }
+
+    /// The workload of the side-by-side speed benchmark (`repro bench`): the paper's `small`
+    /// model and real batches of its `small` data ([`crate::bench`]).
+    fn bench_workload(&self, _size: &WorkloadSize) -> anyhow::Result<Workload> {
+        anyhow::bail!("`{}` has no speed benchmark", self.info().id)
+    }
+
+    /// Runs this suite's side of `workload` for `phase` on `device` and measures it.
+    fn bench_measure(
+        &self,
+        workload: &Workload,
+        _phase: Phase,
+        _device: &Device,
+    ) -> anyhow::Result<Measurement> {
+        anyhow::bail!("`{}` has no speed benchmark", workload.model)
     }
 
     /// A translation model from the checkpoint in `step_dir` (written by this paper's

@@ -255,9 +255,20 @@ fn train_step<M: Module>(
     if !value.is_finite() {
         return Ok((value, tokens));
     }
-    let gradients = GradientsParams::from_grads(loss.backward(), &*model);
-    *model = optimizer.step(objective.learning_rate(step), model.clone(), gradients);
+    backward_and_step(model, optimizer, loss, objective.learning_rate(step));
     Ok((value, tokens))
+}
+
+/// The backward pass of `loss` and one optimiser step of `model` at learning rate `lr`: what
+/// every training step does after its forward pass (`repro bench` times this same call).
+pub fn backward_and_step<M: Module>(
+    model: &mut M,
+    optimizer: &mut ModuleOptimizer,
+    loss: Tensor<1>,
+    lr: f64,
+) {
+    let gradients = GradientsParams::from_grads(loss.backward(), &*model);
+    *model = optimizer.step(lr, model.clone(), gradients);
 }
 
 /// Writes the checkpoint of `step` (model, optimizer, state, identity, tokenizer).

@@ -220,6 +220,16 @@ impl<'a> Lab<'a> {
         })
     }
 
+    /// The tokenizer's vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.vocab_size()
+    }
+
+    /// The training and held-out windows of `context + 1` tokens.
+    pub fn windows(&self) -> (&[Vec<u32>], &[Vec<u32>]) {
+        (&self.train, &self.dev)
+    }
+
     fn run(&self, size: &SizeConfig, seed: u64) -> Run<RunConfig> {
         let corpus = &self.config.corpus;
         Run {

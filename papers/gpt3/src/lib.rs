@@ -14,6 +14,7 @@
 //! repro tasks gpt3 2d_plus --shots 2 --n 3  # the exact prompts the models see
 //! ```
 
+pub mod bench;
 pub mod claims;
 pub mod corpus;
 pub mod experiments;
@@ -30,6 +31,8 @@ pub mod training;
 
 use std::collections::BTreeMap;
 
+use burn::tensor::Device;
+use repro_core::bench::{Measurement, Phase, Workload, WorkloadSize};
 use repro_core::claims::Claim;
 use repro_core::published::Published;
 use repro_core::run::{RunContext, RunOutput};
@@ -123,6 +126,19 @@ impl Paper for Gpt3Paper {
         request: &repro_core::eval::ShowRequest,
     ) -> anyhow::Result<Vec<repro_core::eval::ShownInstance>> {
         show::show(request)
+    }
+
+    fn bench_workload(&self, size: &WorkloadSize) -> anyhow::Result<Workload> {
+        bench::workload(size)
+    }
+
+    fn bench_measure(
+        &self,
+        workload: &Workload,
+        phase: Phase,
+        device: &Device,
+    ) -> anyhow::Result<Measurement> {
+        bench::measure(workload, phase, device)
     }
 
     fn dataset_sha256(&self, dataset: &str) -> Option<String> {
