@@ -12,8 +12,12 @@ use std::hint::black_box;
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use repro_kernels::{Hidden, Kernels, attention, cross_entropy, gelu, layer_norm, with_kernels};
+
+/// The `repro` binary's allocator (see Cargo.toml); its freed pages are kept in `main` below.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -155,4 +159,11 @@ criterion_group! {
     targets = layer_norm_forward_backward, attention_forward_backward, cross_entropy_forward_backward,
         gelu_forward_backward, matmul_against_peak
 }
-criterion_main!(kernels);
+/// `criterion_main!` with the binary's allocator setting first: freed pages are never purged
+/// (`mi_option_purge_delay` = -1, index 15 of mimalloc's `mi_option_e`; see harness/src/main.rs).
+fn main() {
+    // SAFETY: sets a process-wide option before any thread is started.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    kernels();
+    Criterion::default().configure_from_args().final_summary();
+}
