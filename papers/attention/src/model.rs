@@ -18,7 +18,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::data::batch::causal_mask;
 pub use repro_core::data::batch::padding_mask;
 use repro_core::determinism::Dropout;
-use repro_kernels::{Hidden, attention};
+use repro_kernels::{Hidden, attention, linear, matmul};
 
 /// How positions enter the model (§3.5 and Table 3 row (E)).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ fn layer_norm_module(d_model: usize, device: &Device) -> LayerNorm {
 }
 
 /// Linear layers use Glorot/Xavier uniform initialisation, as the reference tensor2tensor code.
-fn linear(d_input: usize, d_output: usize, device: &Device) -> Linear {
+fn linear_layer(d_input: usize, d_output: usize, device: &Device) -> Linear {
     LinearConfig::new(d_input, d_output)
         .with_initializer(Initializer::XavierUniform { gain: 1.0 })
         .init(device)
@@ -96,10 +96,10 @@ impl MultiHeadAttention {
             "d_model ({d_model}) must be divisible by h ({n_heads})"
         );
         Self {
-            query: linear(d_model, d_model, device),
-            key: linear(d_model, d_model, device),
-            value: linear(d_model, d_model, device),
-            output: linear(d_model, d_model, device),
+            query: linear_layer(d_model, d_model, device),
+            key: linear_layer(d_model, d_model, device),
+            value: linear_layer(d_model, d_model, device),
+            output: linear_layer(d_model, d_model, device),
             n_heads,
             d_k: d_model / n_heads,
         }
@@ -115,8 +115,8 @@ impl MultiHeadAttention {
     /// Projects keys and values once, so that incremental decoding can cache them.
     fn project_kv(&self, keys: Tensor<3>, values: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
         (
-            self.split_heads(self.key.forward(keys)),
-            self.split_heads(self.value.forward(values)),
+            self.split_heads(linear(keys, &self.key)),
+            self.split_heads(linear(values, &self.value)),
         )
     }
 
@@ -130,7 +130,7 @@ impl MultiHeadAttention {
         mask: Option<Tensor<3, Bool>>,
     ) -> Tensor<3> {
         let [batch, length, d_model] = queries.dims();
-        let query = self.split_heads(self.query.forward(queries)); // (B, T, h, d_k)
+        let query = self.split_heads(linear(queries, &self.query)); // (B, T, h, d_k)
         let hidden = match mask {
             Some(mask) => {
                 let [_, rows, keys] = mask.dims();
@@ -143,7 +143,7 @@ impl MultiHeadAttention {
         // the CPU one fused kernel per head computes it, with a hand-written backward pass.
         let context = attention(query, key, value, (self.d_k as f64).sqrt(), hidden, None)
             .reshape([batch, length, d_model]); // Concat(head_1, …, head_h)
-        self.output.forward(context) // · W^O
+        linear(context, &self.output) // · W^O
     }
 
     /// Full attention: queries from one sequence over keys/values from another (or the same).
@@ -173,13 +173,13 @@ pub struct PositionWiseFeedForward {
 impl PositionWiseFeedForward {
     fn new(d_model: usize, d_ff: usize, device: &Device) -> Self {
         Self {
-            inner: linear(d_model, d_ff, device),
-            outer: linear(d_ff, d_model, device),
+            inner: linear_layer(d_model, d_ff, device),
+            outer: linear_layer(d_ff, d_model, device),
         }
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.outer.forward(relu(self.inner.forward(x)))
+        linear(relu(linear(x, &self.inner)), &self.outer)
     }
 }
 
@@ -437,8 +437,7 @@ impl Transformer {
         let [batch, length, d_model] = x.dims();
         let weight = self.embedding.weight.val(); // (V, d_model)
         let vocab = weight.dims()[0];
-        x.reshape([batch * length, d_model])
-            .matmul(weight.transpose())
+        matmul(x.reshape([batch * length, d_model]), weight.transpose())
             .reshape([batch, length, vocab])
     }
 

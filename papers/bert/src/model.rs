@@ -22,7 +22,7 @@ use burn::tensor::activation::tanh;
 use burn::tensor::{Bool, Device, Int, Tensor};
 use repro_core::data::batch::{causal_mask, padding_mask};
 use repro_core::determinism::Dropout;
-use repro_kernels::{Hidden, attention, gelu, layer_norm};
+use repro_kernels::{Hidden, attention, gelu, layer_norm, linear, matmul};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters, named as in Hugging Face's `config.json` (so a downloaded `config.json`
@@ -172,7 +172,7 @@ impl BertConfig {
             layers: (0..self.num_hidden_layers)
                 .map(|_| EncoderLayer::new(self, device))
                 .collect(),
-            pooler: linear(self.hidden_size, self.hidden_size, device),
+            pooler: linear_layer(self.hidden_size, self.hidden_size, device),
             pad_id: self.pad_token_id,
             causal: self.causal,
         }
@@ -182,7 +182,7 @@ impl BertConfig {
 /// BERT initialises every weight from N(0, 0.02²) (`initializer_range`), biases at zero.
 const INIT_STD: f64 = 0.02;
 
-fn linear(d_input: usize, d_output: usize, device: &Device) -> Linear {
+fn linear_layer(d_input: usize, d_output: usize, device: &Device) -> Linear {
     let mut layer = LinearConfig::new(d_input, d_output)
         .with_bias(false)
         .with_initializer(Initializer::Normal {
@@ -277,9 +277,9 @@ impl SelfAttention {
     fn forward(&self, x: Tensor<3>, mask: Tensor<3, Bool>) -> Tensor<3> {
         let [batch, length, hidden] = x.dims();
         let d_head = hidden / self.n_heads;
-        let query = self.heads(self.query.forward(x.clone()));
-        let key = self.heads(self.key.forward(x.clone()));
-        let value = self.heads(self.value.forward(x.clone()));
+        let query = self.heads(linear(x.clone(), &self.query));
+        let key = self.heads(linear(x.clone(), &self.key));
+        let value = self.heads(linear(x.clone(), &self.value));
         let [_, rows, keys] = mask.dims();
         // dropout(softmax(QKᵀ/√d_k))V over the visible keys: one fused kernel per head on the CPU.
         let context = attention(
@@ -291,7 +291,7 @@ impl SelfAttention {
             self.attention_dropout.draw(&x.device()),
         )
         .reshape([batch, length, hidden]);
-        let attended = self.dropout.forward(self.output.forward(context));
+        let attended = self.dropout.forward(linear(context, &self.output));
         layer_norm(x + attended, &self.output_norm, self.epsilon)
     }
 }
@@ -313,7 +313,7 @@ impl FeedForward {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let fed = self
             .output
-            .forward(gelu(self.intermediate.forward(x.clone()), false));
+            .forward(gelu(linear(x.clone(), &self.intermediate), false));
         layer_norm(
             x + self.dropout.forward(fed),
             &self.output_norm,
@@ -336,10 +336,10 @@ impl EncoderLayer {
         let h = config.hidden_size;
         Self {
             attention: SelfAttention {
-                query: linear(h, h, device),
-                key: linear(h, h, device),
-                value: linear(h, h, device),
-                output: linear(h, h, device),
+                query: linear_layer(h, h, device),
+                key: linear_layer(h, h, device),
+                value: linear_layer(h, h, device),
+                output: linear_layer(h, h, device),
                 output_norm: new_layer_norm(config, device),
                 epsilon: config.layer_norm_eps,
                 dropout: Dropout::new(config.hidden_dropout_prob),
@@ -347,8 +347,8 @@ impl EncoderLayer {
                 n_heads: config.num_attention_heads,
             },
             feed_forward: FeedForward {
-                intermediate: linear(h, config.intermediate_size, device),
-                output: linear(config.intermediate_size, h, device),
+                intermediate: linear_layer(h, config.intermediate_size, device),
+                output: linear_layer(config.intermediate_size, h, device),
                 output_norm: new_layer_norm(config, device),
                 epsilon: config.layer_norm_eps,
                 dropout: Dropout::new(config.hidden_dropout_prob),
@@ -422,7 +422,7 @@ impl Bert {
         let device = hidden.device();
         let rows = Tensor::<1, Int>::arange(0..batch as i64, &device) * length as i64 + positions;
         let picked = hidden.reshape([batch * length, width]).select(0, rows);
-        tanh(self.pooler.forward(picked))
+        tanh(linear(picked, &self.pooler))
     }
 
     /// Whether attention is left-to-right.
@@ -453,11 +453,11 @@ impl MaskedLmHead {
     /// Logits (N, V) of hidden states (N, H), with the tied `word_embeddings` (V, H).
     pub fn forward(&self, hidden: Tensor<2>, word_embeddings: Tensor<2>) -> Tensor<2> {
         let transformed = layer_norm(
-            gelu(self.transform.forward(hidden), false),
+            gelu(linear(hidden, &self.transform), false),
             &self.transform_norm,
             self.epsilon,
         );
-        transformed.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze::<2>()
+        matmul(transformed, word_embeddings.transpose()) + self.bias.val().unsqueeze::<2>()
     }
 }
 
@@ -478,12 +478,12 @@ impl BertConfig {
         BertForPreTraining {
             bert: self.init(device),
             mlm: MaskedLmHead {
-                transform: linear(self.hidden_size, self.hidden_size, device),
+                transform: linear_layer(self.hidden_size, self.hidden_size, device),
                 transform_norm: new_layer_norm(self, device),
                 bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
                 epsilon: self.layer_norm_eps,
             },
-            nsp: linear(self.hidden_size, 2, device),
+            nsp: linear_layer(self.hidden_size, 2, device),
         }
     }
 
@@ -492,7 +492,7 @@ impl BertConfig {
         BertClassifier {
             bert: self.init(device),
             dropout: Dropout::new(self.hidden_dropout_prob),
-            classifier: linear(self.hidden_size, labels, device),
+            classifier: linear_layer(self.hidden_size, labels, device),
         }
     }
 }
@@ -511,7 +511,7 @@ impl BertForPreTraining {
         let [batch, _, _] = hidden.dims();
         let device = hidden.device();
         let cls = Tensor::<1, Int>::zeros([batch], &device);
-        self.nsp.forward(self.bert.pool(hidden, cls))
+        linear(self.bert.pool(hidden, cls), &self.nsp)
     }
 }
 
@@ -549,7 +549,7 @@ impl BertClassifier {
         };
         let hidden = self.bert.forward(input_ids, token_type_ids);
         let pooled = self.bert.pool(hidden, positions);
-        self.classifier.forward(self.dropout.forward(pooled))
+        linear(self.dropout.forward(pooled), &self.classifier)
     }
 
     /// Replaces the encoder with `pretrained`'s weights (fine-tuning starts from them).

@@ -59,7 +59,7 @@ impl GptLm<'_> {
         let count = picked.len();
         let index = Tensor::<1, Int>::from_data(TensorData::new(picked, [count]), self.device);
         let selected = hidden.reshape([batch * length, d]).select(0, index);
-        let logits = selected.matmul(self.model.wte.weight.val().transpose());
+        let logits = self.model.logits(selected);
         let vocab = logits.dims()[1];
         let values = log_softmax(logits, 1)
             .into_data()
@@ -230,8 +230,9 @@ impl LanguageModel for GptLm<'_> {
                 let last = hidden
                     .slice([0..batch, length - 1..length])
                     .reshape([batch, d]);
-                let logits = last
-                    .matmul(self.model.wte.weight.val().transpose())
+                let logits = self
+                    .model
+                    .logits(last)
                     .into_data()
                     .convert::<f32>()
                     .try_to_vec::<f32>()

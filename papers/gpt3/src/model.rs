@@ -20,7 +20,7 @@ use burn::nn::{
 };
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::determinism::Dropout;
-use repro_kernels::{Hidden, attention, gelu, layer_norm};
+use repro_kernels::{Hidden, attention, gelu, layer_norm, linear, matmul};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters, named as Hugging Face's GPT-2 `config.json` (which parses into it); GPT-3
@@ -144,16 +144,16 @@ impl GptConfig {
                 .map(|_| Block {
                     ln_1: new_layer_norm(self, device),
                     attn: Attention {
-                        c_attn: linear(d, 3 * d, INIT_STD, device),
-                        c_proj: linear(d, d, residual_std, device),
+                        c_attn: linear_layer(d, 3 * d, INIT_STD, device),
+                        c_proj: linear_layer(d, d, residual_std, device),
                         attn_dropout: Dropout::new(self.attn_pdrop),
                         resid_dropout: Dropout::new(self.resid_pdrop),
                         n_head: self.n_head,
                     },
                     ln_2: new_layer_norm(self, device),
                     mlp: Mlp {
-                        c_fc: linear(d, self.d_ff(), INIT_STD, device),
-                        c_proj: linear(self.d_ff(), d, residual_std, device),
+                        c_fc: linear_layer(d, self.d_ff(), INIT_STD, device),
+                        c_proj: linear_layer(self.d_ff(), d, residual_std, device),
                         dropout: Dropout::new(self.resid_pdrop),
                         tanh_gelu: self.activation_function != "gelu",
                     },
@@ -170,7 +170,7 @@ impl GptConfig {
 /// GPT-2's initialiser: N(0, 0.02²), biases zero.
 const INIT_STD: f64 = 0.02;
 
-fn linear(d_input: usize, d_output: usize, std: f64, device: &Device) -> Linear {
+fn linear_layer(d_input: usize, d_output: usize, std: f64, device: &Device) -> Linear {
     let mut layer = LinearConfig::new(d_input, d_output)
         .with_bias(false)
         .with_initializer(Initializer::Normal { mean: 0.0, std })
@@ -226,10 +226,7 @@ impl Attention {
         let [batch, length, width] = x.dims();
         let d_head = width / self.n_head;
         let device = x.device();
-        let qkv = self
-            .c_attn
-            .forward(x)
-            .reshape([batch, length, 3, self.n_head, d_head]);
+        let qkv = linear(x, &self.c_attn).reshape([batch, length, 3, self.n_head, d_head]);
         let part = |i: usize| -> Tensor<4> {
             qkv.clone()
                 .narrow(2, i, 1)
@@ -251,7 +248,7 @@ impl Attention {
             self.attn_dropout.draw(&device),
         )
         .reshape([batch, length, width]);
-        let output = self.resid_dropout.forward(self.c_proj.forward(context));
+        let output = self.resid_dropout.forward(linear(context, &self.c_proj));
         (output, (key, value))
     }
 }
@@ -269,8 +266,8 @@ pub struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let inner = gelu(self.c_fc.forward(x), self.tanh_gelu);
-        self.dropout.forward(self.c_proj.forward(inner))
+        let inner = gelu(linear(x, &self.c_fc), self.tanh_gelu);
+        self.dropout.forward(linear(inner, &self.c_proj))
     }
 }
 
@@ -427,10 +424,13 @@ impl Gpt {
         let hidden = self.hidden(input_ids);
         let [batch, length, width] = hidden.dims();
         let vocab = self.wte.weight.dims()[0];
-        hidden
-            .reshape([batch * length, width])
-            .matmul(self.wte.weight.val().transpose())
+        self.logits(hidden.reshape([batch * length, width]))
             .reshape([batch, length, vocab])
+    }
+
+    /// Logits (N, V) of final hidden states (N, d): the tied output layer, `h · W_teᵀ`.
+    pub fn logits(&self, hidden: Tensor<2>) -> Tensor<2> {
+        matmul(hidden, self.wte.weight.val().transpose())
     }
 }
 

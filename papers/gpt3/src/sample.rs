@@ -246,7 +246,8 @@ fn last_logits(model: &Gpt, window: &[u32], device: &Device) -> anyhow::Result<V
     let hidden = model.hidden(input);
     let [_, _, width] = hidden.dims();
     let last = hidden.slice([0..1, length - 1..length]).reshape([1, width]);
-    last.matmul(model.wte.weight.val().transpose())
+    model
+        .logits(last)
         .into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()

@@ -555,6 +555,10 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        crate::matmul::autodiff_matmul::<B, C>(lhs, rhs)
+    }
+
     fn fused_gelu(x: FloatTensor<Self>, tanh: bool) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct GeluBackward;

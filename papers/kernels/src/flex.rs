@@ -33,7 +33,7 @@ impl Values {
 }
 
 /// `n` uninitialised values for a kernel to write.
-fn uninit(n: usize) -> Vec<MaybeUninit<f32>> {
+pub(crate) fn uninit(n: usize) -> Vec<MaybeUninit<f32>> {
     let mut values = Vec::with_capacity(n);
     // SAFETY: MaybeUninit needs no initialisation.
     unsafe { values.set_len(n) };
@@ -41,7 +41,7 @@ fn uninit(n: usize) -> Vec<MaybeUninit<f32>> {
 }
 
 /// A tensor of `shape` from a buffer the kernel has written completely.
-fn tensor(values: Vec<MaybeUninit<f32>>, shape: Shape) -> FlexTensor {
+pub(crate) fn tensor(values: Vec<MaybeUninit<f32>>, shape: Shape) -> FlexTensor {
     let mut values = ManuallyDrop::new(values);
     // SAFETY: every element was written by the kernel; MaybeUninit<f32> has f32's layout.
     let values = unsafe {
@@ -388,6 +388,10 @@ impl FusedOps for Flex {
         let mut out = uninit(shape.num_elements());
         dropout::apply(x.f32(), prob, seed, &mut out);
         tensor(out, shape)
+    }
+
+    fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        crate::matmul::flex_matmul(lhs, rhs)
     }
 
     fn fused_gelu(x: FloatTensor<Self>, tanh: bool) -> FloatTensor<Self> {

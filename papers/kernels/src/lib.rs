@@ -17,13 +17,14 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use burn::backend::{Dispatch, DispatchDevice};
-use burn::nn::LayerNorm;
+use burn::nn::{LayerNorm, Linear};
 use burn::tensor::activation::{gelu_approximate, log_softmax, softmax};
 use burn::tensor::{Bool, DType, Device, Int, Tensor};
 
 mod autodiff;
 pub mod cpu;
 mod flex;
+mod matmul;
 mod ops;
 
 pub use ops::{FusedOps, NO_IGNORE};
@@ -46,17 +47,20 @@ pub enum Kernel {
     Gelu,
     /// Dropout with hashed masks ([`dropout`]).
     Dropout,
+    /// Matrix products written once into their output ([`matmul`], [`linear`]).
+    Matmul,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 6] = [
+    pub const ALL: [Kernel; 7] = [
         Kernel::LayerNorm,
         Kernel::AttentionSoftmax,
         Kernel::Attention,
         Kernel::CrossEntropy,
         Kernel::Gelu,
         Kernel::Dropout,
+        Kernel::Matmul,
     ];
 
     /// The name in `REPRO_KERNELS`.
@@ -68,6 +72,7 @@ impl Kernel {
             Kernel::CrossEntropy => "cross_entropy",
             Kernel::Gelu => "gelu",
             Kernel::Dropout => "dropout",
+            Kernel::Matmul => "matmul",
         }
     }
 }
@@ -356,6 +361,38 @@ pub fn cross_entropy(
         None => per_row.mean(),
         Some(real) => (per_row * real.clone()).sum() / real.sum(),
     }
+}
+
+/// The product (M, K) · (K, N); on the CPU written once into its output (burn-flex's
+/// own product zeroes and copies its output first), the same values as `lhs.matmul(rhs)`.
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    if fused(Kernel::Matmul, &lhs.device(), lhs.dtype()) && rhs.dtype() == lhs.dtype() {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_matmul(
+            lhs.into_dispatch(),
+            rhs.into_dispatch(),
+        ));
+    }
+    lhs.matmul(rhs)
+}
+
+/// `layer`'s affine map `x W + b` of `x` (…, d_in), as one product over the rows of every
+/// leading dimension ([`matmul`]); burn's `Linear::forward` elsewhere.
+pub fn linear<const D: usize>(x: Tensor<D>, layer: &Linear) -> Tensor<D> {
+    let weight = layer.weight.val();
+    let [d_in, d_out] = weight.dims();
+    let dims = x.dims();
+    if D < 2 || dims[D - 1] != d_in || !fused(Kernel::Matmul, &x.device(), x.dtype()) {
+        return layer.forward(x);
+    }
+    let rows = dims[..D - 1].iter().product::<usize>();
+    let product = matmul(x.reshape([rows, d_in]), weight);
+    let product = match &layer.bias {
+        Some(bias) => product + bias.val().unsqueeze::<2>(),
+        None => product,
+    };
+    let mut out = dims;
+    out[D - 1] = d_out;
+    product.reshape(out)
 }
 
 /// GELU: exact (`x Φ(x)`) or GPT-2's tanh approximation.

@@ -181,6 +181,10 @@ pub trait FusedOps: Backend {
     /// `1 / (1 − prob)`; its own backward pass with the same seed.
     fn fused_dropout(x: FloatTensor<Self>, prob: f64, seed: u64) -> FloatTensor<Self>;
 
+    /// The product (M, K) · (K, N) of two 2-D tensors (either may be a transposed view),
+    /// written once into a fresh output ([`crate::matmul`]).
+    fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// GELU, exact (erf) or tanh-approximated.
     fn fused_gelu(x: FloatTensor<Self>, tanh: bool) -> FloatTensor<Self>;
 

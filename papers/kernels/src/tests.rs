@@ -243,6 +243,74 @@ fn gelu_matches_both_forms() {
 }
 
 #[test]
+fn matmul_is_burns_product_bit_for_bit_with_gradients() {
+    // 200·192·200 is above burn-flex's threshold for a multi-threaded product, 9·7·5 below it;
+    // the second operand is used as it is and as a transposed view (the tied output layers).
+    for (m, k, n) in [(9, 7, 5), (200, 192, 200)] {
+        for transposed in [false, true] {
+            let (fused, decomposed) = both(|| {
+                let a = random([m, k], 21, 1.0).require_grad();
+                let b = if transposed {
+                    random([n, k], 22, 1.0).require_grad()
+                } else {
+                    random([k, n], 22, 1.0).require_grad()
+                };
+                let rhs = if transposed {
+                    b.clone().transpose()
+                } else {
+                    b.clone()
+                };
+                let c = matmul(a.clone(), rhs);
+                let grads = (c.clone() * random([m, n], 23, 1.0)).sum().backward();
+                vec![
+                    values(c),
+                    values(a.grad(&grads).unwrap()),
+                    values(b.grad(&grads).unwrap()),
+                ]
+            });
+            assert_eq!(
+                fused, decomposed,
+                "({m}, {k}) · ({k}, {n}), transposed {transposed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn linear_matches_burns_linear_with_gradients() {
+    use burn::nn::LinearConfig;
+    for bias in [true, false] {
+        let (fused, decomposed) = both(|| {
+            let mut layer: Linear = LinearConfig::new(24, 40).with_bias(bias).init(&device());
+            layer.weight = Param::from_tensor(random([24, 40], 31, 1.0).require_grad());
+            layer.bias = bias.then(|| Param::from_tensor(random([40], 32, 1.0).require_grad()));
+            let x = random([3, 11, 24], 33, 2.0).require_grad();
+            let y = linear(x.clone(), &layer);
+            assert_eq!(y.dims(), [3, 11, 40]);
+            let grads = (y.clone() * random([3, 11, 40], 34, 1.0)).sum().backward();
+            let mut out = vec![
+                values(y),
+                values(x.grad(&grads).unwrap()),
+                values(layer.weight.val().grad(&grads).unwrap()),
+            ];
+            if let Some(b) = &layer.bias {
+                out.push(values(b.val().grad(&grads).unwrap()));
+            }
+            out
+        });
+        assert_eq!(fused.len(), decomposed.len());
+        for (i, (f, d)) in fused.iter().zip(&decomposed).enumerate() {
+            assert_close(
+                f,
+                d,
+                1e-6,
+                &format!("linear output/gradient {i}, bias {bias}"),
+            );
+        }
+    }
+}
+
+#[test]
 fn dropout_matches_the_host_mask_with_gradients() {
     let (fused, decomposed) = both(|| {
         let x = random([3, 50, 70], 12, 2.0).require_grad();
