@@ -1,6 +1,7 @@
 //! Fused CPU kernels with hand-written backward passes, for the operations the papers' models
-//! spend their non-matmul time in: layer norm, the attention softmax (scale, mask, softmax),
-//! label-smoothed cross-entropy over the vocabulary, GELU and dropout.
+//! spend their non-matmul time in: layer norm, the attention core (scale, mask, softmax and both
+//! products per head), label-smoothed cross-entropy over the vocabulary, GELU and dropout; and
+//! the matrix products of the linear layers, written once into their outputs (`matmul.rs`).
 //!
 //! Under autodiff, burn decomposes each of these into many small element-wise ops, each with its
 //! own pass over memory and its own backward node, with a scalar `exp`. Here each is one pass
