@@ -210,16 +210,20 @@ pub fn run(args: &ReproduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     );
     // The last training is the one an application serves (BERT's fine-tunings come last).
     if let Some(last) = report.trainings.last() {
+        let run_dir = checkpoint_dir.join(format!("{}-seed{}", last.label, last.seed));
+        let serves = match paper.checkpoint_command() {
+            Some(command) => format!(
+                "; a run directory such as {} serves `{command} --checkpoint DIR`",
+                run_dir.display()
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             err,
-            "checkpoints of the {} trainings are in {} (`repro checkpoints {}` lists them; a run \
-             directory such as {} serves `repro translate` or `repro classify --checkpoint DIR`)",
+            "checkpoints of the {} trainings are in {} (`repro checkpoints {}` lists them{serves})",
             report.trainings.len(),
             checkpoint_dir.display(),
             info.id,
-            checkpoint_dir
-                .join(format!("{}-seed{}", last.label, last.seed))
-                .display()
         );
     }
     Ok(())

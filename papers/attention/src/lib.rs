@@ -147,6 +147,10 @@ impl Paper for Attention {
         protocol
     }
 
+    fn checkpoint_command(&self) -> Option<&'static str> {
+        Some("repro translate")
+    }
+
     fn bench_workload(&self, size: &WorkloadSize) -> anyhow::Result<Workload> {
         bench::workload(size)
     }

@@ -144,6 +144,10 @@ impl Paper for BertPaper {
         protocol
     }
 
+    fn checkpoint_command(&self) -> Option<&'static str> {
+        Some("repro classify")
+    }
+
     fn bench_workload(&self, size: &WorkloadSize) -> anyhow::Result<Workload> {
         bench::workload(size)
     }

@@ -118,6 +118,12 @@ pub trait Paper: Send + Sync {
         anyhow::bail!("`{}` has no speed benchmark", workload.model)
     }
 
+    /// The command that serves this paper's trained checkpoints (`repro translate`), named after
+    /// a reproduction so that its user knows what to run next; `None` when there is none.
+    fn checkpoint_command(&self) -> Option<&'static str> {
+        None
+    }
+
     /// A translation model from the checkpoint in `step_dir` (written by this paper's
     /// reproduction, `identity` read from it), for `repro translate`.
     fn translator(

@@ -440,7 +440,7 @@ fn file_safe(id: &str) -> String {
 pub struct SourceState {
     /// `git rev-parse HEAD`, or `unknown` outside git.
     pub commit: String,
-    /// Uncommitted changes (tracked or untracked, not ignored).
+    /// Uncommitted changes (tracked or untracked, not ignored) outside `results/`.
     pub dirty: bool,
 }
 
@@ -454,7 +454,13 @@ impl SourceState {
     pub fn of(source: &Path) -> SourceState {
         SourceState {
             commit: git(source, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_string()),
-            dirty: git(source, &["status", "--porcelain"]).is_some_and(|status| !status.is_empty()),
+            // `results/` is what the runs write, not code: one paper's fresh results must not
+            // mark the next paper's run (or its pooling) as made from an edited tree.
+            dirty: git(
+                source,
+                &["status", "--porcelain", "--", ":/", ":(top,exclude)results"],
+            )
+            .is_some_and(|status| !status.is_empty()),
         }
     }
 }

@@ -128,6 +128,10 @@ impl Paper for Gpt3Paper {
         show::show(request)
     }
 
+    fn checkpoint_command(&self) -> Option<&'static str> {
+        Some("repro generate")
+    }
+
     fn bench_workload(&self, size: &WorkloadSize) -> anyhow::Result<Workload> {
         bench::workload(size)
     }

@@ -414,6 +414,11 @@ fn source_state_reads_the_commit_and_sees_uncommitted_changes() {
     assert_eq!(clean.commit.len(), 40, "{clean:?}");
     assert!(clean.commit.chars().all(|c| c.is_ascii_hexdigit()));
     assert!(!clean.dirty);
+    // A run's own outputs do not make the tree dirty: results/ is written, not code.
+    fs::create_dir_all(dir.path().join("results/paper")).unwrap();
+    fs::write(dir.path().join("results/paper/small-cpu.json"), "{}").unwrap();
+    assert!(!SourceState::of(dir.path().join("results").as_path()).dirty);
+    assert!(!SourceState::of(dir.path()).dirty);
     fs::write(dir.path().join("a.txt"), "changed").unwrap();
     let dirty = SourceState::of(dir.path());
     assert_eq!(dirty.commit, clean.commit);
