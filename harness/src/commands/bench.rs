@@ -108,6 +108,10 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     }
     let started = Instant::now();
     let start = RunStart::now();
+    // The peak first, on idle cores: measured after the workloads were built (tokenizer training
+    // on rayon's threads, which spin a while after their work) it read 117 GFLOP/s on a machine
+    // whose two cores give 233, one core's worth.
+    let peak = bench::fp32_peak_gflops(threads);
     let progress = Progress::new(!args.quiet);
     let papers: Vec<_> = if args.papers.is_empty() {
         registry::papers()
@@ -153,7 +157,6 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         }
     }
     anyhow::ensure!(!workloads.is_empty(), "no paper has a speed benchmark");
-    let peak = bench::fp32_peak_gflops(threads);
     let mut sides = vec![Side::Repro { kernels: None }];
     if args.baseline {
         sides.push(Side::Repro {

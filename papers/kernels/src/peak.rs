@@ -4,9 +4,9 @@ use std::time::Instant;
 
 /// The processor's fp32 peak in GFLOP/s on `threads` threads, measured: each thread runs
 /// independent chains of fused multiply-adds on the widest vectors it has, so the count is
-/// limited by the FMA units alone (2 FLOPs per lane per FMA). The best of three rounds: a single
-/// round read as low as 117 GFLOP/s on a machine whose matrix products reach 200 (a thread
-/// descheduled, or the cores still raising their clocks), which put products above "the peak".
+/// limited by the FMA units alone (2 FLOPs per lane per FMA); the best of three rounds. Measure
+/// it on idle cores: rayon's threads spin for a while after their work, and a measurement taken
+/// just after some read one core's worth (117 GFLOP/s where two cores give 233).
 pub fn fp32_peak_gflops(threads: usize) -> f64 {
     (0..3)
         .map(|_| peak_round(threads.max(1)))
