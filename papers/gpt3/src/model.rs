@@ -20,7 +20,7 @@ use burn::nn::{
 };
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::determinism::Dropout;
-use repro_kernels::{Hidden, attention, gelu, layer_norm, linear, matmul};
+use repro_kernels::{Hidden, attention, gelu, layer_norm, linear, matmul, packed_attention};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters, named as Hugging Face's GPT-2 `config.json` (which parses into it); GPT-3
@@ -209,8 +209,20 @@ pub struct Attention {
 }
 
 impl Attention {
+    /// Causal self-attention over the rows of `x` (B, T, d): training and scoring. The fused
+    /// kernel reads Q, K and V in place from `c_attn`'s output (no split copies).
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.attend(x, None, Hidden::Future).0
+        let [_, _, width] = x.dims();
+        let device = x.device();
+        let d_head = width / self.n_head;
+        let context = packed_attention(
+            linear(x, &self.c_attn),
+            self.n_head,
+            (d_head as f64).sqrt(),
+            true,
+            self.attn_dropout.draw(&device),
+        );
+        self.resid_dropout.forward(linear(context, &self.c_proj))
     }
 
     /// The rows of `x` (B, T, d) attending over the keys and values of `past` (B, T_past, h,

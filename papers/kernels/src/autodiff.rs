@@ -14,6 +14,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
 use crate::ops::FusedOps;
 
+mod attention;
+
 type Inner<B> = FloatTensor<B>;
 
 /// An untracked autodiff tensor holding `tensor`.
@@ -229,54 +231,7 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         dropout: f64,
         seed: u64,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct AttentionBackward;
-
-        impl<B: FusedOps> Backward<B, 3> for AttentionBackward {
-            // q, k, v, weights, scale, causal, dropout, seed
-            type State = (Inner<B>, Inner<B>, Inner<B>, Inner<B>, f64, bool, f64, u64);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 3>,
-                grads: &mut Gradients,
-                _: &mut Checkpointer,
-            ) {
-                let grad = grads.consume::<B>(&ops.node);
-                let (q, k, v, probs, scale, causal, dropout, seed) = ops.state;
-                let (dq, dk, dv) =
-                    B::fused_attention_backward(grad, q, k, v, probs, scale, causal, dropout, seed);
-                for (parent, grad) in ops.parents.into_iter().zip([dq, dk, dv]) {
-                    if let Some(node) = parent {
-                        grads.register::<B>(node.id, grad);
-                    }
-                }
-            }
-        }
-
-        let nodes = [q.node(), k.node(), v.node()];
-        let (q, k, v) = (q.into_primitive(), k.into_primitive(), v.into_primitive());
-        match AttentionBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, probs) = B::fused_attention_stats(
-                    q.clone(),
-                    k.clone(),
-                    v.clone(),
-                    scale,
-                    causal,
-                    dropout,
-                    seed,
-                );
-                prep.finish((q, k, v, probs, scale, causal, dropout, seed), out)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::fused_attention(q, k, v, scale, causal, dropout, seed))
-            }
-        }
+        attention::separate::<B, C>(q, k, v, scale, causal, dropout, seed)
     }
 
     fn fused_attention_stats(
@@ -325,6 +280,59 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         (leaf::<B, C>(dq), leaf::<B, C>(dk), leaf::<B, C>(dv))
     }
 
+    fn fused_packed_attention(
+        qkv: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> FloatTensor<Self> {
+        attention::packed::<B, C>(qkv, heads, scale, causal, dropout, seed)
+    }
+
+    fn fused_packed_attention_stats(
+        qkv: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (out, probs) = B::fused_packed_attention_stats(
+            qkv.into_primitive(),
+            heads,
+            scale,
+            causal,
+            dropout,
+            seed,
+        );
+        (leaf::<B, C>(out), leaf::<B, C>(probs))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fused_packed_attention_backward(
+        grad: FloatTensor<Self>,
+        qkv: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> FloatTensor<Self> {
+        leaf::<B, C>(B::fused_packed_attention_backward(
+            grad.into_primitive(),
+            qkv.into_primitive(),
+            probs.into_primitive(),
+            heads,
+            scale,
+            causal,
+            dropout,
+            seed,
+        ))
+    }
+
     fn fused_masked_attention(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
@@ -334,64 +342,7 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         dropout: f64,
         seed: u64,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct MaskedAttentionBackward;
-
-        impl<B: FusedOps> Backward<B, 3> for MaskedAttentionBackward {
-            // q, k, v, weights, mask, scale, dropout, seed
-            type State = (
-                Inner<B>,
-                Inner<B>,
-                Inner<B>,
-                Inner<B>,
-                BoolTensor<B>,
-                f64,
-                f64,
-                u64,
-            );
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 3>,
-                grads: &mut Gradients,
-                _: &mut Checkpointer,
-            ) {
-                let grad = grads.consume::<B>(&ops.node);
-                let (q, k, v, probs, hidden, scale, dropout, seed) = ops.state;
-                let (dq, dk, dv) = B::fused_masked_attention_backward(
-                    grad, q, k, v, probs, hidden, scale, dropout, seed,
-                );
-                for (parent, grad) in ops.parents.into_iter().zip([dq, dk, dv]) {
-                    if let Some(node) = parent {
-                        grads.register::<B>(node.id, grad);
-                    }
-                }
-            }
-        }
-
-        let nodes = [q.node(), k.node(), v.node()];
-        let (q, k, v) = (q.into_primitive(), k.into_primitive(), v.into_primitive());
-        match MaskedAttentionBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, probs) = B::fused_masked_attention_stats(
-                    q.clone(),
-                    k.clone(),
-                    v.clone(),
-                    hidden.clone(),
-                    scale,
-                    dropout,
-                    seed,
-                );
-                prep.finish((q, k, v, probs, hidden, scale, dropout, seed), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::fused_masked_attention(
-                q, k, v, hidden, scale, dropout, seed,
-            )),
-        }
+        attention::masked::<B, C>(q, k, v, hidden, scale, dropout, seed)
     }
 
     fn fused_masked_attention_stats(

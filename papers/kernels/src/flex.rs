@@ -9,10 +9,12 @@ use burn::backend::tensor::{BoolTensor, FloatTensor, IntTensor};
 use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
-use crate::cpu::attention::{self, Geometry, Heads};
 use crate::cpu::softmax::Mask;
 use crate::cpu::{cross_entropy, dropout, gelu, layer_norm, softmax};
 use crate::ops::{FusedOps, NO_IGNORE};
+
+mod attention;
+use attention::{attend, attend_backward, attend_packed, attend_packed_backward};
 
 /// A tensor's values, contiguous (a copy only when it is a strided view).
 struct Values(FlexTensor);
@@ -320,6 +322,43 @@ impl FusedOps for Flex {
         )
     }
 
+    fn fused_packed_attention(
+        qkv: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> FloatTensor<Self> {
+        attend_packed(&qkv, heads, causal, scale, dropout, seed, false).0
+    }
+
+    fn fused_packed_attention_stats(
+        qkv: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (out, probs) = attend_packed(&qkv, heads, causal, scale, dropout, seed, true);
+        (out, probs.expect("weights asked for"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fused_packed_attention_backward(
+        grad: FloatTensor<Self>,
+        qkv: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> FloatTensor<Self> {
+        attend_packed_backward(&grad, &qkv, &probs, heads, causal, scale, dropout, seed)
+    }
+
     fn fused_cross_entropy(
         logits: FloatTensor<Self>,
         labels: IntTensor<Self>,
@@ -413,133 +452,6 @@ impl FusedOps for Flex {
         gelu::backward(grad.f32(), x.f32(), tanh, &mut out);
         tensor(out, shape)
     }
-}
-
-/// The geometry of q (B, T, h, d_k) and k, v (B, S, h, d_k).
-fn geometry(q: &Shape, k: &Shape, v: &Shape) -> Geometry {
-    let [batch, queries, heads, d_k] = q.dims::<4>();
-    let [k_batch, keys, k_heads, k_width] = k.dims::<4>();
-    assert!(
-        k_batch == batch && k_heads == heads && k_width == d_k && v == k,
-        "attention: q {q:?}, k {k:?} and v {v:?} disagree"
-    );
-    Geometry {
-        batch,
-        heads,
-        d_k,
-        queries,
-        keys,
-    }
-}
-
-fn attention_mask<'a>(hidden: Option<&'a Hidden>, causal: bool, g: &Geometry) -> Mask<'a> {
-    match (hidden, causal) {
-        (Some(hidden), _) => hidden.mask(),
-        (None, true) => Mask::Causal { queries: g.queries },
-        (None, false) => Mask::None,
-    }
-}
-
-fn weight_dropout(prob: f64, seed: u64) -> attention::WeightDropout {
-    (prob > 0.0).then_some((prob, seed))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn attend(
-    q: &FlexTensor,
-    k: &FlexTensor,
-    v: &FlexTensor,
-    hidden: Option<&BoolTensor<Flex>>,
-    causal: bool,
-    scale: f64,
-    dropout: f64,
-    seed: u64,
-    keep_weights: bool,
-) -> (FlexTensor, Option<FlexTensor>) {
-    let (q_shape, k_shape) = (q.shape(), k.shape());
-    let g = geometry(&q_shape, &k_shape, &v.shape());
-    let scores_shape = Shape::new([g.batch, g.heads, g.queries, g.keys]);
-    let hidden = hidden.map(|h| Hidden::of(h, &scores_shape));
-    let (q, k, v) = (Values::of(q), Values::of(k), Values::of(v));
-    let mut out = uninit(q_shape.num_elements());
-    let mut weights = keep_weights.then(|| uninit(scores_shape.num_elements()));
-    attention::forward(
-        Heads {
-            data: q.f32(),
-            len: g.queries,
-        },
-        Heads {
-            data: k.f32(),
-            len: g.keys,
-        },
-        Heads {
-            data: v.f32(),
-            len: g.keys,
-        },
-        g,
-        scale as f32,
-        attention_mask(hidden.as_ref(), causal, &g),
-        weight_dropout(dropout, seed),
-        &mut out,
-        weights.as_deref_mut(),
-    );
-    (
-        tensor(out, q_shape),
-        weights.map(|w| tensor(w, scores_shape)),
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn attend_backward(
-    grad: &FlexTensor,
-    q: &FlexTensor,
-    k: &FlexTensor,
-    v: &FlexTensor,
-    probs: &FlexTensor,
-    hidden: Option<&BoolTensor<Flex>>,
-    causal: bool,
-    scale: f64,
-    dropout: f64,
-    seed: u64,
-) -> (FlexTensor, FlexTensor, FlexTensor) {
-    let (q_shape, k_shape) = (q.shape(), k.shape());
-    let g = geometry(&q_shape, &k_shape, &v.shape());
-    let hidden = hidden.map(|h| Hidden::of(h, &probs.shape()));
-    let values = [grad, q, k, v, probs].map(Values::of);
-    let [grad, q, k, v, probs] = &values;
-    let (mut dq, mut dk, mut dv) = (
-        uninit(q_shape.num_elements()),
-        uninit(k_shape.num_elements()),
-        uninit(k_shape.num_elements()),
-    );
-    attention::backward(
-        grad.f32(),
-        Heads {
-            data: q.f32(),
-            len: g.queries,
-        },
-        Heads {
-            data: k.f32(),
-            len: g.keys,
-        },
-        Heads {
-            data: v.f32(),
-            len: g.keys,
-        },
-        probs.f32(),
-        g,
-        scale as f32,
-        attention_mask(hidden.as_ref(), causal, &g),
-        weight_dropout(dropout, seed),
-        &mut dq,
-        &mut dk,
-        &mut dv,
-    );
-    (
-        tensor(dq, q_shape),
-        tensor(dk, k_shape.clone()),
-        tensor(dv, k_shape),
-    )
 }
 
 /// Every label a class index or the ignored one: what `gather` would panic on, said plainly.

@@ -40,7 +40,8 @@ pub enum Kernel {
     LayerNorm,
     /// Scale, mask and softmax of attention scores ([`attention_weights`]).
     AttentionSoftmax,
-    /// The whole attention core, products included ([`attention`]).
+    /// The whole attention core, products included ([`attention`]; [`packed_attention`] reads
+    /// q, k and v in place from one packed projection).
     Attention,
     /// Log-softmax and (label-smoothed) cross-entropy ([`cross_entropy`]).
     CrossEntropy,
@@ -313,6 +314,45 @@ pub fn attention(
         None => weights,
     };
     weights.matmul(v).swap_dims(1, 2)
+}
+
+/// [`attention`] for q, k and v packed in one (B, T, 3·d) projection — `[q | k | v]` along the
+/// last dimension, each d = `heads`·d_k wide, as GPT's fused `c_attn` produces — giving
+/// (B, T, d). On the CPU the kernel reads the three in place and its backward pass writes the
+/// packed gradient, where splitting costs three copies forward and, backward, three zero-filled
+/// (B, T, 3·d) slices summed into one.
+pub fn packed_attention(
+    qkv: Tensor<3>,
+    heads: usize,
+    divisor: f64,
+    causal: bool,
+    dropout: Option<(f64, u64)>,
+) -> Tensor<3> {
+    let [batch, length, packed] = qkv.dims();
+    let (width, d_k) = (packed / 3, packed / 3 / heads.max(1));
+    if fused(Kernel::Attention, &qkv.device(), qkv.dtype()) {
+        let (prob, seed) = dropout.unwrap_or((0.0, 0));
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_packed_attention(
+            qkv.into_dispatch(),
+            heads,
+            1.0 / divisor,
+            causal,
+            prob,
+            seed,
+        ));
+    }
+    let qkv = qkv.reshape([batch, length, 3, heads, d_k]);
+    let [q, k, v] = [0, 1, 2].map(|i| {
+        qkv.clone()
+            .narrow(2, i, 1)
+            .reshape([batch, length, heads, d_k])
+    });
+    let hidden = if causal {
+        Hidden::Future
+    } else {
+        Hidden::Nothing
+    };
+    attention(q, k, v, divisor, hidden, dropout).reshape([batch, length, width])
 }
 
 /// Mean cross-entropy of (N, V) `logits` against (N) `labels`, with label smoothing `ε` (the

@@ -112,6 +112,42 @@ pub trait FusedOps: Backend {
         seed: u64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
+    /// [`FusedOps::fused_attention`] with q, k and v read in place from one packed (B, T, 3·d)
+    /// projection — `[q | k | v]` along the last dimension, each d = `heads`·d_k wide and split
+    /// by head as (h, d_k) — as GPT's fused `c_attn` produces; output (B, T, d).
+    fn fused_packed_attention(
+        qkv: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> FloatTensor<Self>;
+
+    /// [`FusedOps::fused_packed_attention`] with the attention weights (B, h, T, T) before
+    /// dropout.
+    fn fused_packed_attention_stats(
+        qkv: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Gradient of [`FusedOps::fused_packed_attention`]: dQKV, packed as the input.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_packed_attention_backward(
+        grad: FloatTensor<Self>,
+        qkv: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+        causal: bool,
+        dropout: f64,
+        seed: u64,
+    ) -> FloatTensor<Self>;
+
     /// [`FusedOps::fused_attention`] with keys hidden where `hidden` (B, 1 or T, S) is true.
     #[allow(clippy::too_many_arguments)]
     fn fused_masked_attention(

@@ -18,13 +18,39 @@ use rayon::prelude::*;
 use super::dropout;
 use super::softmax::{Mask, assume_init_mut, softmax_backward_row, softmax_row};
 
-/// Queries, keys or values of every head: contiguous (batch, len, heads, d_k).
+/// Queries, keys or values of every head: (batch, len, heads, d_k) with `stride` values from one
+/// position to the next — heads·d_k when contiguous, 3·heads·d_k for one third of a packed
+/// (batch, len, 3·heads·d_k) QKV projection, read in place.
 #[derive(Debug, Clone, Copy)]
 pub struct Heads<'a> {
-    /// The values.
+    /// The values, from (batch 0, position 0, head 0).
     pub data: &'a [f32],
     /// Positions per batch item.
     pub len: usize,
+    /// Values from one position to the next.
+    pub stride: usize,
+}
+
+impl Heads<'_> {
+    /// Offset of (b, position 0, head) in `data`.
+    fn base(&self, b: usize, head: usize, d_k: usize) -> usize {
+        b * self.len * self.stride + head * d_k
+    }
+}
+
+/// Where the backward pass writes dQ, dK and dV: laid out as the inputs are (same strides).
+pub enum InputGrads<'a> {
+    /// Three contiguous (batch, len, heads, d_k) tensors.
+    Separate {
+        /// dQ.
+        dq: &'a mut [MaybeUninit<f32>],
+        /// dK.
+        dk: &'a mut [MaybeUninit<f32>],
+        /// dV.
+        dv: &'a mut [MaybeUninit<f32>],
+    },
+    /// One (batch, len, 3·heads·d_k) tensor, the gradient of a packed QKV projection.
+    Packed(&'a mut [MaybeUninit<f32>]),
 }
 
 /// The shape shared by one call: batch items, heads and head width.
@@ -43,12 +69,12 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// Offset of (b, position 0, head) in a (batch, len, heads, d_k) tensor.
-    fn base(&self, b: usize, head: usize, len: usize) -> usize {
-        (b * len * self.heads + head) * self.d_k
+    /// Offset of (b, position 0, head) in the contiguous (batch, queries, heads, d_k) output.
+    fn base(&self, b: usize, head: usize) -> usize {
+        (b * self.queries * self.heads + head) * self.d_k
     }
 
-    /// Stride between positions of one head.
+    /// Stride between positions of one head in the output.
     fn row_stride(&self) -> isize {
         (self.heads * self.d_k) as isize
     }
@@ -173,9 +199,9 @@ pub fn forward(
             let stride = g.row_stride();
             let rows = stride as usize;
             let (q_head, k_head, v_head) = (
-                q.data[g.base(b, head, q.len)..].as_ptr(),
-                k.data[g.base(b, head, k.len)..].as_ptr(),
-                v.data[g.base(b, head, v.len)..].as_ptr(),
+                q.data[q.base(b, head, g.d_k)..].as_ptr(),
+                k.data[k.base(b, head, g.d_k)..].as_ptr(),
+                v.data[v.base(b, head, g.d_k)..].as_ptr(),
             );
             // Zeroed: a causal block computes only the scores its queries can see.
             let mut scores = vec![0f32; t * s];
@@ -187,8 +213,8 @@ pub fn forward(
                     product(
                         (n, visible, g.d_k),
                         (scores[r0 * s..].as_mut_ptr(), s as isize, 1),
-                        (q_head.add(r0 * rows), stride, 1),
-                        (k_head, 1, stride),
+                        (q_head.add(r0 * q.stride), q.stride as isize, 1),
+                        (k_head, 1, k.stride as isize),
                         false,
                     );
                 }
@@ -221,9 +247,9 @@ pub fn forward(
                 unsafe {
                     product(
                         (n, g.d_k, visible),
-                        (out_ptr.at(g.base(b, head, t) + r0 * rows), stride, 1),
+                        (out_ptr.at(g.base(b, head) + r0 * rows), stride, 1),
                         (block_weights.as_ptr(), s as isize, 1),
-                        (v_head, stride, 1),
+                        (v_head, v.stride as isize, 1),
                         false,
                     );
                 }
@@ -286,7 +312,7 @@ unsafe fn zero_rows(at: *mut f32, count: usize, width: usize, stride: usize) {
     }
 }
 
-/// Gradients of [`forward`]: writes `dq` (B, T, h, d_k), `dk` and `dv` (B, S, h, d_k).
+/// Gradients of [`forward`]: writes dQ, dK and dV where `grads` says, laid out as Q, K and V.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     d_out: &[f32],
@@ -298,17 +324,37 @@ pub fn backward(
     scale: f32,
     mask: Mask,
     dropout: WeightDropout,
-    dq: &mut [MaybeUninit<f32>],
-    dk: &mut [MaybeUninit<f32>],
-    dv: &mut [MaybeUninit<f32>],
+    grads: InputGrads,
 ) {
     let g = geometry;
     let (t, s) = (g.queries, g.keys);
-    let (dq_ptr, dk_ptr, dv_ptr) = (
-        Shared(dq.as_mut_ptr().cast::<f32>()),
-        Shared(dk.as_mut_ptr().cast::<f32>()),
-        Shared(dv.as_mut_ptr().cast::<f32>()),
-    );
+    let width = g.heads * g.d_k;
+    let (dq_ptr, dk_ptr, dv_ptr) = match grads {
+        InputGrads::Separate { dq, dk, dv } => {
+            assert!(
+                dq.len() == g.batch * t * width
+                    && dk.len() == g.batch * s * width
+                    && dv.len() == dk.len()
+                    && [q.stride, k.stride, v.stride] == [width; 3],
+                "separate gradients of contiguous inputs"
+            );
+            (
+                Shared(dq.as_mut_ptr().cast::<f32>()),
+                Shared(dk.as_mut_ptr().cast::<f32>()),
+                Shared(dv.as_mut_ptr().cast::<f32>()),
+            )
+        }
+        InputGrads::Packed(dqkv) => {
+            assert!(
+                dqkv.len() == g.batch * t * 3 * width
+                    && t == s
+                    && [q.stride, k.stride, v.stride] == [3 * width; 3],
+                "a packed gradient of packed inputs"
+            );
+            let base = Shared(dqkv.as_mut_ptr().cast::<f32>());
+            (base, Shared(base.at(width)), Shared(base.at(2 * width)))
+        }
+    };
     let blocks = query_blocks(&mask, t, s);
     (0..g.batch * g.heads)
         .into_par_iter()
@@ -316,18 +362,24 @@ pub fn backward(
             let (b, head) = (head_index / g.heads, head_index % g.heads);
             let stride = g.row_stride();
             let rows = stride as usize;
-            let (q_head, k_head, v_head, d_out_head) = (
-                q.data[g.base(b, head, q.len)..].as_ptr(),
-                k.data[g.base(b, head, k.len)..].as_ptr(),
-                v.data[g.base(b, head, v.len)..].as_ptr(),
-                d_out[g.base(b, head, t)..].as_ptr(),
+            let (q_base, k_base, v_base) = (
+                q.base(b, head, g.d_k),
+                k.base(b, head, g.d_k),
+                v.base(b, head, g.d_k),
             );
-            let (dk_head, dv_head) = (dk_ptr.at(g.base(b, head, s)), dv_ptr.at(g.base(b, head, s)));
+            let (q_head, k_head, v_head, d_out_head) = (
+                q.data[q_base..].as_ptr(),
+                k.data[k_base..].as_ptr(),
+                v.data[v_base..].as_ptr(),
+                d_out[g.base(b, head)..].as_ptr(),
+            );
+            let (dq_head, dk_head, dv_head) =
+                (dq_ptr.at(q_base), dk_ptr.at(k_base), dv_ptr.at(v_base));
             // dK and dV sum over the query blocks.
             // SAFETY: this head's rows of dk and dv are written by this task alone.
             unsafe {
-                zero_rows(dk_head, s, g.d_k, rows);
-                zero_rows(dv_head, s, g.d_k, rows);
+                zero_rows(dk_head, s, g.d_k, k.stride);
+                zero_rows(dv_head, s, g.d_k, v.stride);
             }
             let p_head = &probs[head_index * t * s..(head_index + 1) * t * s];
             let mut dropped = vec![0f32; t * s];
@@ -346,7 +398,7 @@ pub fn backward(
                 unsafe {
                     product(
                         (visible, g.d_k, n),
-                        (dv_head, stride, 1),
+                        (dv_head, v.stride as isize, 1),
                         (dropped.as_ptr(), 1, s as isize),
                         (d_out_rows, stride, 1),
                         true,
@@ -355,7 +407,7 @@ pub fn backward(
                         (n, visible, g.d_k),
                         (d_weights[r0 * s..].as_mut_ptr(), s as isize, 1),
                         (d_out_rows, stride, 1),
-                        (v_head, 1, stride),
+                        (v_head, 1, v.stride as isize),
                         false,
                     );
                 }
@@ -370,16 +422,16 @@ pub fn backward(
                 unsafe {
                     product(
                         (n, g.d_k, visible),
-                        (dq_ptr.at(g.base(b, head, t) + r0 * rows), stride, 1),
+                        (dq_head.wrapping_add(r0 * q.stride), q.stride as isize, 1),
                         (block_ds.as_ptr(), s as isize, 1),
-                        (k_head, stride, 1),
+                        (k_head, k.stride as isize, 1),
                         false,
                     );
                     product(
                         (visible, g.d_k, n),
-                        (dk_head, stride, 1),
+                        (dk_head, k.stride as isize, 1),
                         (block_ds.as_ptr(), 1, s as isize),
-                        (q_head.add(r0 * rows), stride, 1),
+                        (q_head.add(r0 * q.stride), q.stride as isize, 1),
                         true,
                     );
                 }
@@ -449,7 +501,11 @@ mod tests {
         };
         let n = g.batch * g.queries * g.heads * g.d_k;
         let (q, k, v) = (random(n, 1, 1.0), random(n, 2, 1.0), random(n, 3, 1.0));
-        let heads = |data| Heads { data, len: 7 };
+        let heads = |data| Heads {
+            data,
+            len: 7,
+            stride: 15,
+        };
         let mut out = init(n);
         forward(
             heads(&q),
