@@ -11,6 +11,7 @@
 //! the hash masks of [`super::dropout`] over the (B, h, T, S) weights, the same as dropout
 //! applied to the weights tensor.
 
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
@@ -138,6 +139,31 @@ unsafe fn product(
     }
 }
 
+thread_local! {
+    /// Each thread's score-sized buffers, reused across heads and calls: zeroing and allocating
+    /// fresh (T, S) buffers per head cost more than the softmax. Never zeroed: a head reads only
+    /// elements it has written first.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `P` buffers of `n` values from this thread's scratch (contents unspecified).
+fn with_scratch<const P: usize, R>(n: usize, f: impl FnOnce([&mut [f32]; P]) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < P * n {
+            scratch.resize(P * n, 0.0);
+        }
+        let mut parts = scratch[..P * n].chunks_exact_mut(n.max(1));
+        f(std::array::from_fn(|_| parts.next().unwrap_or_default()))
+    })
+}
+
+/// `values` as slots a kernel writes (always with initialised values).
+fn as_slots(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: MaybeUninit<f32> has f32's layout; the kernels write only initialised values.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast(), values.len()) }
+}
+
 /// Query rows per block of a causal head: a block's products stop at the last key its last
 /// query sees, so the hidden upper triangle is (mostly) never computed.
 const QUERY_BLOCK: usize = 32;
@@ -203,57 +229,58 @@ pub fn forward(
                 k.data[k.base(b, head, g.d_k)..].as_ptr(),
                 v.data[v.base(b, head, g.d_k)..].as_ptr(),
             );
-            // Zeroed: a causal block computes only the scores its queries can see.
-            let mut scores = vec![0f32; t * s];
-            let mut weights: Vec<MaybeUninit<f32>> = vec![MaybeUninit::uninit(); t * s];
-            for (block_rows, visible) in &blocks {
-                let (r0, n, visible) = (block_rows.start, block_rows.len(), *visible);
-                // SAFETY: Q's rows r0.. and K's first `visible` rows of this head, strided.
-                unsafe {
-                    product(
-                        (n, visible, g.d_k),
-                        (scores[r0 * s..].as_mut_ptr(), s as isize, 1),
-                        (q_head.add(r0 * q.stride), q.stride as isize, 1),
-                        (k_head, 1, k.stride as isize),
-                        false,
-                    );
-                }
-                let first_row = head_index * t + r0;
-                let block_scores = &scores[r0 * s..(r0 + n) * s];
-                let block_weights = &mut weights[r0 * s..(r0 + n) * s];
-                softmax_rows(
-                    block_scores,
-                    s,
-                    visible,
-                    scale,
-                    mask,
-                    first_row,
-                    block_weights,
-                );
-                // SAFETY: `softmax_rows` writes every element of the block.
-                let block_weights = unsafe { assume_init_mut(block_weights) };
-                if let Some(probs) = probs_ptr {
-                    // SAFETY: these rows of this head's weights are written by this task alone.
+            // A causal block computes (and its softmax reads) only the scores its queries can see.
+            with_scratch(t * s, |[scores, weights]| {
+                let weights = as_slots(weights);
+                for (block_rows, visible) in &blocks {
+                    let (r0, n, visible) = (block_rows.start, block_rows.len(), *visible);
+                    // SAFETY: Q's rows r0.. and K's first `visible` rows of this head, strided.
                     unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            block_weights.as_ptr(),
-                            probs.at(first_row * s),
-                            n * s,
+                        product(
+                            (n, visible, g.d_k),
+                            (scores[r0 * s..].as_mut_ptr(), s as isize, 1),
+                            (q_head.add(r0 * q.stride), q.stride as isize, 1),
+                            (k_head, 1, k.stride as isize),
+                            false,
+                        );
+                    }
+                    let first_row = head_index * t + r0;
+                    let block_scores = &scores[r0 * s..(r0 + n) * s];
+                    let block_weights = &mut weights[r0 * s..(r0 + n) * s];
+                    softmax_rows(
+                        block_scores,
+                        s,
+                        visible,
+                        scale,
+                        mask,
+                        first_row,
+                        block_weights,
+                    );
+                    // SAFETY: `softmax_rows` writes every element of the block.
+                    let block_weights = unsafe { assume_init_mut(block_weights) };
+                    if let Some(probs) = probs_ptr {
+                        // SAFETY: these rows of this head's weights are written by this task alone.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                block_weights.as_ptr(),
+                                probs.at(first_row * s),
+                                n * s,
+                            );
+                        }
+                    }
+                    drop_rows(block_weights, s, visible, first_row, dropout);
+                    // SAFETY: these output rows of this head are written by this task alone.
+                    unsafe {
+                        product(
+                            (n, g.d_k, visible),
+                            (out_ptr.at(g.base(b, head) + r0 * rows), stride, 1),
+                            (block_weights.as_ptr(), s as isize, 1),
+                            (v_head, v.stride as isize, 1),
+                            false,
                         );
                     }
                 }
-                drop_rows(block_weights, s, visible, first_row, dropout);
-                // SAFETY: these output rows of this head are written by this task alone.
-                unsafe {
-                    product(
-                        (n, g.d_k, visible),
-                        (out_ptr.at(g.base(b, head) + r0 * rows), stride, 1),
-                        (block_weights.as_ptr(), s as isize, 1),
-                        (v_head, v.stride as isize, 1),
-                        false,
-                    );
-                }
-            }
+            });
         });
 }
 
@@ -382,60 +409,63 @@ pub fn backward(
                 zero_rows(dv_head, s, g.d_k, v.stride);
             }
             let p_head = &probs[head_index * t * s..(head_index + 1) * t * s];
-            let mut dropped = vec![0f32; t * s];
-            let mut d_weights = vec![0f32; t * s];
-            let mut d_scores: Vec<MaybeUninit<f32>> = vec![MaybeUninit::uninit(); t * s];
-            for (block_rows, visible) in &blocks {
-                let (r0, n, visible) = (block_rows.start, block_rows.len(), *visible);
-                let first_row = head_index * t + r0;
-                let p = &p_head[r0 * s..(r0 + n) * s];
-                // P' (after dropout) of these rows, for dV.
-                let dropped = &mut dropped[r0 * s..(r0 + n) * s];
-                dropped.copy_from_slice(p);
-                drop_rows(dropped, s, visible, first_row, dropout);
-                let d_out_rows = d_out_head.wrapping_add(r0 * rows);
-                // SAFETY: each product reads this head's strided views and writes this head's rows.
-                unsafe {
-                    product(
-                        (visible, g.d_k, n),
-                        (dv_head, v.stride as isize, 1),
-                        (dropped.as_ptr(), 1, s as isize),
-                        (d_out_rows, stride, 1),
-                        true,
+            // Each block reads the first `visible` columns of its rows, written just before.
+            with_scratch(t * s, |[dropped, d_weights, d_scores]| {
+                let d_scores = as_slots(d_scores);
+                for (block_rows, visible) in &blocks {
+                    let (r0, n, visible) = (block_rows.start, block_rows.len(), *visible);
+                    let first_row = head_index * t + r0;
+                    let p = &p_head[r0 * s..(r0 + n) * s];
+                    // P' (after dropout) of these rows, for dV.
+                    let dropped = &mut dropped[r0 * s..(r0 + n) * s];
+                    dropped.copy_from_slice(p);
+                    drop_rows(dropped, s, visible, first_row, dropout);
+                    let d_out_rows = d_out_head.wrapping_add(r0 * rows);
+                    // SAFETY: each product reads this head's strided views and writes this head's rows.
+                    unsafe {
+                        product(
+                            (visible, g.d_k, n),
+                            (dv_head, v.stride as isize, 1),
+                            (dropped.as_ptr(), 1, s as isize),
+                            (d_out_rows, stride, 1),
+                            true,
+                        );
+                        product(
+                            (n, visible, g.d_k),
+                            (d_weights[r0 * s..].as_mut_ptr(), s as isize, 1),
+                            (d_out_rows, stride, 1),
+                            (v_head, 1, v.stride as isize),
+                            false,
+                        );
+                    }
+                    let block_dw = &mut d_weights[r0 * s..(r0 + n) * s];
+                    // Through the dropout mask, then the softmax.
+                    drop_rows(block_dw, s, visible, first_row, dropout);
+                    let block_ds = &mut d_scores[r0 * s..(r0 + n) * s];
+                    softmax_backward_rows(
+                        block_dw, p, s, visible, scale, mask, first_row, block_ds,
                     );
-                    product(
-                        (n, visible, g.d_k),
-                        (d_weights[r0 * s..].as_mut_ptr(), s as isize, 1),
-                        (d_out_rows, stride, 1),
-                        (v_head, 1, v.stride as isize),
-                        false,
-                    );
+                    // SAFETY: written completely just above.
+                    let block_ds = unsafe { assume_init_mut(block_ds) };
+                    // SAFETY: as above.
+                    unsafe {
+                        product(
+                            (n, g.d_k, visible),
+                            (dq_head.wrapping_add(r0 * q.stride), q.stride as isize, 1),
+                            (block_ds.as_ptr(), s as isize, 1),
+                            (k_head, k.stride as isize, 1),
+                            false,
+                        );
+                        product(
+                            (visible, g.d_k, n),
+                            (dk_head, k.stride as isize, 1),
+                            (block_ds.as_ptr(), 1, s as isize),
+                            (q_head.add(r0 * q.stride), q.stride as isize, 1),
+                            true,
+                        );
+                    }
                 }
-                let block_dw = &mut d_weights[r0 * s..(r0 + n) * s];
-                // Through the dropout mask, then the softmax.
-                drop_rows(block_dw, s, visible, first_row, dropout);
-                let block_ds = &mut d_scores[r0 * s..(r0 + n) * s];
-                softmax_backward_rows(block_dw, p, s, visible, scale, mask, first_row, block_ds);
-                // SAFETY: written completely just above.
-                let block_ds = unsafe { assume_init_mut(block_ds) };
-                // SAFETY: as above.
-                unsafe {
-                    product(
-                        (n, g.d_k, visible),
-                        (dq_head.wrapping_add(r0 * q.stride), q.stride as isize, 1),
-                        (block_ds.as_ptr(), s as isize, 1),
-                        (k_head, k.stride as isize, 1),
-                        false,
-                    );
-                    product(
-                        (visible, g.d_k, n),
-                        (dk_head, k.stride as isize, 1),
-                        (block_ds.as_ptr(), 1, s as isize),
-                        (q_head.add(r0 * q.stride), q.stride as isize, 1),
-                        true,
-                    );
-                }
-            }
+            });
         });
 }
 
