@@ -34,6 +34,20 @@ impl Values {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The fused flex ops this thread has called, in order (tests: the fused path is taken).
+    pub(crate) static CALLS: std::cell::RefCell<Vec<&'static str>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes that `op` ran (in tests; nothing otherwise).
+#[inline(always)]
+fn record(_op: &'static str) {
+    #[cfg(test)]
+    CALLS.with(|calls| calls.borrow_mut().push(_op));
+}
+
 /// `n` uninitialised values for a kernel to write.
 pub(crate) fn uninit(n: usize) -> Vec<MaybeUninit<f32>> {
     let mut values = Vec::with_capacity(n);
@@ -87,6 +101,7 @@ impl FusedOps for Flex {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        record("fused_layer_norm");
         Self::fused_layer_norm_stats(x, gamma, beta, epsilon).0
     }
 
@@ -96,6 +111,7 @@ impl FusedOps for Flex {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_layer_norm_stats");
         let shape = x.shape();
         let (x, gamma, beta) = (Values::of(&x), Values::of(&gamma), Values::of(&beta));
         let n = shape.num_elements();
@@ -125,6 +141,7 @@ impl FusedOps for Flex {
         rstd: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_layer_norm_backward");
         let shape = x.shape();
         let gamma_shape = gamma.shape();
         let values = [&grad, &x, &mean, &rstd, &gamma].map(Values::of);
@@ -150,6 +167,7 @@ impl FusedOps for Flex {
         scale: f64,
         causal: bool,
     ) -> FloatTensor<Self> {
+        record("fused_attention_softmax");
         let shape = scores.shape();
         let keys = last(&shape);
         let mask = causal_mask(&shape, causal);
@@ -165,6 +183,7 @@ impl FusedOps for Flex {
         scale: f64,
         causal: bool,
     ) -> FloatTensor<Self> {
+        record("fused_attention_softmax_backward");
         let shape = probs.shape();
         let mask = causal_mask(&shape, causal);
         let (grad, probs) = (Values::of(&grad), Values::of(&probs));
@@ -185,6 +204,7 @@ impl FusedOps for Flex {
         hidden: BoolTensor<Self>,
         scale: f64,
     ) -> FloatTensor<Self> {
+        record("fused_masked_attention_softmax");
         let shape = scores.shape();
         let hidden = Hidden::of(&hidden, &shape);
         let scores = Values::of(&scores);
@@ -205,6 +225,7 @@ impl FusedOps for Flex {
         hidden: BoolTensor<Self>,
         scale: f64,
     ) -> FloatTensor<Self> {
+        record("fused_masked_attention_softmax_backward");
         let shape = probs.shape();
         let hidden = Hidden::of(&hidden, &shape);
         let (grad, probs) = (Values::of(&grad), Values::of(&probs));
@@ -229,6 +250,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> FloatTensor<Self> {
+        record("fused_attention");
         attend(&q, &k, &v, None, causal, scale, dropout, seed, false).0
     }
 
@@ -241,6 +263,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_attention_stats");
         let (out, probs) = attend(&q, &k, &v, None, causal, scale, dropout, seed, true);
         (out, probs.expect("weights asked for"))
     }
@@ -256,6 +279,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_attention_backward");
         attend_backward(
             &grad, &q, &k, &v, &probs, None, causal, scale, dropout, seed,
         )
@@ -270,6 +294,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> FloatTensor<Self> {
+        record("fused_masked_attention");
         attend(
             &q,
             &k,
@@ -293,6 +318,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_masked_attention_stats");
         let (out, probs) = attend(&q, &k, &v, Some(&hidden), false, scale, dropout, seed, true);
         (out, probs.expect("weights asked for"))
     }
@@ -308,6 +334,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_masked_attention_backward");
         attend_backward(
             &grad,
             &q,
@@ -330,6 +357,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> FloatTensor<Self> {
+        record("fused_packed_attention");
         attend_packed(&qkv, heads, causal, scale, dropout, seed, false).0
     }
 
@@ -341,6 +369,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_packed_attention_stats");
         let (out, probs) = attend_packed(&qkv, heads, causal, scale, dropout, seed, true);
         (out, probs.expect("weights asked for"))
     }
@@ -356,6 +385,7 @@ impl FusedOps for Flex {
         dropout: f64,
         seed: u64,
     ) -> FloatTensor<Self> {
+        record("fused_packed_attention_backward");
         attend_packed_backward(&grad, &qkv, &probs, heads, causal, scale, dropout, seed)
     }
 
@@ -365,6 +395,7 @@ impl FusedOps for Flex {
         smoothing: f64,
         ignore: i64,
     ) -> FloatTensor<Self> {
+        record("fused_cross_entropy");
         Self::fused_cross_entropy_stats(logits, labels, smoothing, ignore).0
     }
 
@@ -374,6 +405,7 @@ impl FusedOps for Flex {
         smoothing: f64,
         ignore_label: i64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        record("fused_cross_entropy_stats");
         let shape = logits.shape();
         let [rows, classes] = shape.dims::<2>();
         let labels = self::labels(&labels);
@@ -403,6 +435,7 @@ impl FusedOps for Flex {
         smoothing: f64,
         ignore_label: i64,
     ) -> FloatTensor<Self> {
+        record("fused_cross_entropy_backward");
         let shape = logits.shape();
         let [_, classes] = shape.dims::<2>();
         let labels = self::labels(&labels);
@@ -422,6 +455,7 @@ impl FusedOps for Flex {
     }
 
     fn fused_dropout(x: FloatTensor<Self>, prob: f64, seed: u64) -> FloatTensor<Self> {
+        record("fused_dropout");
         let shape = x.shape();
         let x = Values::of(&x);
         let mut out = uninit(shape.num_elements());
@@ -430,10 +464,12 @@ impl FusedOps for Flex {
     }
 
     fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        record("fused_matmul");
         crate::matmul::flex_matmul(lhs, rhs)
     }
 
     fn fused_gelu(x: FloatTensor<Self>, tanh: bool) -> FloatTensor<Self> {
+        record("fused_gelu");
         let shape = x.shape();
         let x = Values::of(&x);
         let mut out = uninit(shape.num_elements());
@@ -446,6 +482,7 @@ impl FusedOps for Flex {
         x: FloatTensor<Self>,
         tanh: bool,
     ) -> FloatTensor<Self> {
+        record("fused_gelu_backward");
         let shape = x.shape();
         let (grad, x) = (Values::of(&grad), Values::of(&x));
         let mut out = uninit(shape.num_elements());

@@ -3,7 +3,7 @@
 //! switches that choose between them.
 
 use burn::module::Param;
-use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, LinearConfig};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::*;
@@ -411,6 +411,43 @@ fn the_switch_parses_names_and_rejects_unknown_ones() {
     let error = Kernels::parse("layer_norms").unwrap_err();
     assert!(error.contains("unknown kernel `layer_norms`"), "{error}");
     assert!(Kernels::parse("gelu,-layer_norm").is_err());
+}
+
+/// The fused flex ops a small GPT-like block calls, forward and backward, under `kernels`.
+fn fused_calls(kernels: Kernels) -> Vec<&'static str> {
+    with_kernels(kernels, || {
+        flex::CALLS.with(|calls| calls.borrow_mut().clear());
+        let x = random([2, 5, 12], 30, 1.0).require_grad();
+        let qkv = linear(x.clone(), &LinearConfig::new(12, 36).init(&device()));
+        let context = packed_attention(qkv, 3, 2.0, true, Some((0.1, 3)));
+        let hidden = gelu(context, true);
+        let norm = layer_norm(hidden, &LayerNormConfig::new(12).init(&device()), 1e-5);
+        let logits = matmul(norm.reshape([10, 12]), random([12, 7], 31, 1.0));
+        let labels = Tensor::<1, Int>::from_data([0, 1, 2, 3, 4, 5, 6, 0, 1, 2], &device());
+        let _ = cross_entropy(logits, labels, 0.1, None).backward();
+        flex::CALLS.with(|calls| calls.take())
+    })
+}
+
+#[test]
+fn the_public_functions_run_the_fused_ops_forward_and_backward() {
+    // Each output matches burn's to the bit or within tolerance, so only this shows that the
+    // fused path, not burn's, computed it.
+    let fused = fused_calls(Kernels::ALL);
+    for op in [
+        "fused_matmul",
+        "fused_packed_attention_stats",
+        "fused_packed_attention_backward",
+        "fused_gelu",
+        "fused_gelu_backward",
+        "fused_layer_norm_stats",
+        "fused_layer_norm_backward",
+        "fused_cross_entropy_stats",
+        "fused_cross_entropy_backward",
+    ] {
+        assert!(fused.contains(&op), "{op} was not called: {fused:?}");
+    }
+    assert_eq!(fused_calls(Kernels::NONE), Vec::<&str>::new());
 }
 
 #[test]
