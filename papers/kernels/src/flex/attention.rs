@@ -41,6 +41,12 @@ fn weight_dropout(prob: f64, seed: u64) -> attention::WeightDropout {
     (prob > 0.0).then_some((prob, seed))
 }
 
+/// q, k and v of every head from three contiguous tensors' values.
+fn separate_heads<'a>([q, k, v]: [&'a [f32]; 3], g: &Geometry) -> [Heads<'a>; 3] {
+    let stride = g.heads * g.d_k;
+    [(q, g.queries), (k, g.keys), (v, g.keys)].map(|(data, len)| Heads { data, len, stride })
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn attend(
     q: &FlexTensor,
@@ -60,22 +66,11 @@ pub(super) fn attend(
     let (q, k, v) = (Values::of(q), Values::of(k), Values::of(v));
     let mut out = uninit(q_shape.num_elements());
     let mut weights = keep_weights.then(|| uninit(scores_shape.num_elements()));
+    let [q, k, v] = separate_heads([q.f32(), k.f32(), v.f32()], &g);
     attention::forward(
-        Heads {
-            data: q.f32(),
-            len: g.queries,
-            stride: g.heads * g.d_k,
-        },
-        Heads {
-            data: k.f32(),
-            len: g.keys,
-            stride: g.heads * g.d_k,
-        },
-        Heads {
-            data: v.f32(),
-            len: g.keys,
-            stride: g.heads * g.d_k,
-        },
+        q,
+        k,
+        v,
         g,
         scale as f32,
         attention_mask(hidden.as_ref(), causal, &g),
@@ -112,23 +107,12 @@ pub(super) fn attend_backward(
         uninit(k_shape.num_elements()),
         uninit(k_shape.num_elements()),
     );
+    let [q, k, v] = separate_heads([q.f32(), k.f32(), v.f32()], &g);
     attention::backward(
         grad.f32(),
-        Heads {
-            data: q.f32(),
-            len: g.queries,
-            stride: g.heads * g.d_k,
-        },
-        Heads {
-            data: k.f32(),
-            len: g.keys,
-            stride: g.heads * g.d_k,
-        },
-        Heads {
-            data: v.f32(),
-            len: g.keys,
-            stride: g.heads * g.d_k,
-        },
+        q,
+        k,
+        v,
         probs.f32(),
         g,
         scale as f32,
