@@ -19,6 +19,7 @@ use repro_core::train::Checkpoints;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{self, TaskData};
+use crate::induction::{self, RepeatLoss};
 use crate::lm::GptLm;
 use crate::model::{Gpt, GptConfig};
 use crate::scale::{CorpusConfig, EvaluationConfig, ScaleConfig, SizeConfig, TrainingConfig};
@@ -56,7 +57,7 @@ pub fn experiments<'a>() -> Vec<Experiment<Lab<'a>, Run<RunConfig>>> {
         },
         Experiment {
             name: "pretraining",
-            reproduces: "§2.1 / Table 2.1 / Figure 3.1: the size family, its non-embedding parameters and held-out loss",
+            reproduces: "§2.1 / Table 2.1 / Figure 3.1: the size family, its non-embedding parameters and held-out loss; the induction probe (repeated random tokens) beside the few-shot tables",
             plan: Lab::plan,
             measure: Lab::pretraining,
         },
@@ -91,6 +92,8 @@ pub struct Scored {
     pub curve: Vec<(f64, f64)>,
     /// Non-embedding parameters.
     pub non_embedding: usize,
+    /// Loss on the two copies of repeated random tokens (the induction probe).
+    pub repeat: RepeatLoss,
     /// Seconds of training and evaluation.
     pub seconds: f64,
 }
@@ -302,6 +305,7 @@ impl<'a> Lab<'a> {
             &self.ctx.progress,
         )?;
         let evaluations = self.score(&trained.model, &run.config.evaluation, &name)?;
+        let repeat = induction::repeat_loss(&trained.model, &self.ctx.device);
         let state = &trained.state;
         let record = TrainingRecord {
             label: run.label.clone(),
@@ -323,6 +327,7 @@ impl<'a> Lab<'a> {
                 dev_loss: state.final_dev_loss(),
                 curve: state.dev_loss.clone(),
                 non_embedding: run.config.model.non_embedding_parameters(),
+                repeat,
                 seconds: started.elapsed().as_secs_f64(),
             },
             record,
@@ -494,6 +499,18 @@ impl<'a> Lab<'a> {
                 format!("{s}.non_embedding_parameters"),
                 self.metric(size, "parameters", |r| Ok(r.non_embedding as f64))?,
             );
+            metrics.insert(
+                format!("{s}.repeat_first_copy_loss"),
+                self.metric(size, "nats", |r| Ok(r.repeat.first))?,
+            );
+            metrics.insert(
+                format!("{s}.repeat_second_copy_loss"),
+                self.metric(size, "nats", |r| Ok(r.repeat.second))?,
+            );
+            metrics.insert(
+                format!("{s}.induction_gain"),
+                self.metric(size, "nats", |r| Ok(r.repeat.gain()))?,
+            );
             if let Some(first) = self.scored(size)?.first() {
                 series.push(Series {
                     label: format!("{s} seed {}", self.seeds[0]),
@@ -513,15 +530,24 @@ impl<'a> Lab<'a> {
                 log_x: false,
                 series,
             }],
-            notes: vec![format!(
-                "every size: {} steps × {} sequences × {} tokens ({:.2} M tokens), warm-up {:.0} % then cosine to 10 %, AdamW β₂ 0.95, weight decay {}, per-parameter gradient-norm clipping 1.0, no dropout",
-                training.steps,
-                training.batch_size,
-                self.config.corpus.context,
-                (training.steps * training.batch_size * self.config.corpus.context) as f64 / 1e6,
-                100.0 * training.warmup_fraction,
-                training.weight_decay
-            )],
+            notes: vec![
+                format!(
+                    "every size: {} steps × {} sequences × {} tokens ({:.2} M tokens), warm-up {:.0} % then cosine to 10 %, AdamW β₂ 0.95, weight decay {}, per-parameter gradient-norm clipping 1.0, no dropout",
+                    training.steps,
+                    training.batch_size,
+                    self.config.corpus.context,
+                    (training.steps * training.batch_size * self.config.corpus.context) as f64
+                        / 1e6,
+                    100.0 * training.warmup_fraction,
+                    training.weight_decay
+                ),
+                format!(
+                    "induction probe (Olsson et al. 2022): {} sequences of {} uniformly random tokens, each followed by itself (an untrained model scores about ln V = {:.2} nats on both copies; a trained one more on the first, random tokens being unlikely text); `induction_gain`, first-copy minus second-copy loss, is how much the model predicts the repeat from its context: near 0 means no induction heads, the copying mechanism in-context learning builds on (models that have them predict the repeat at a few nats or less)",
+                    induction::ROWS,
+                    (self.config.corpus.context - 1) / 2,
+                    (self.vocab_size() as f64).ln()
+                ),
+            ],
             wall_time_s: self.wall_time(),
         })
     }

@@ -20,6 +20,7 @@ pub mod corpus;
 pub mod experiments;
 pub mod generator;
 pub mod hf;
+pub mod induction;
 pub mod lambada;
 pub mod lm;
 pub mod model;

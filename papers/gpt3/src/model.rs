@@ -373,6 +373,11 @@ impl Gpt {
         self.wpe.weight.dims()[0]
     }
 
+    /// The vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.wte.weight.dims()[0]
+    }
+
     /// The final hidden states (B, T, d) of token ids (B, T).
     pub fn hidden(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
         let [_, length] = input_ids.dims();
