@@ -51,6 +51,10 @@ pub fn sequences(vocab: usize, length: usize, rows: usize, seed: u64) -> Vec<Vec
 /// The probe on `model`: sequences as long as its window holds twice.
 pub fn repeat_loss(model: &Gpt, device: &Device) -> RepeatLoss {
     let length = (model.n_positions() - 1) / 2;
+    assert!(
+        length >= 2,
+        "the probe needs a window of at least 5 positions"
+    );
     let rows = sequences(model.vocab_size(), length, ROWS, SEED);
     let width = 2 * length + 1;
     let ids: Vec<i64> = rows.iter().flatten().map(|&t| t as i64).collect();

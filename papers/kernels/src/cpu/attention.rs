@@ -33,10 +33,39 @@ pub struct Heads<'a> {
 }
 
 impl Heads<'_> {
+    /// Panics unless `data` holds `batch` items of `len` positions of heads·d_k values at this
+    /// stride: the kernels read it through raw strides.
+    fn check(&self, g: &Geometry, len: usize, what: &str) {
+        let width = g.heads * g.d_k;
+        let rows = g.batch * len;
+        assert!(
+            self.len == len
+                && self.stride >= width
+                && (rows == 0 || self.data.len() >= (rows - 1) * self.stride + width),
+            "attention: {what} holds {} values at stride {} for {} positions per item, not {} items of {len} × {width}",
+            self.data.len(),
+            self.stride,
+            self.len,
+            g.batch
+        );
+    }
+
     /// Offset of (b, position 0, head) in `data`.
     fn base(&self, b: usize, head: usize, d_k: usize) -> usize {
         b * self.len * self.stride + head * d_k
     }
+}
+
+/// Panics unless q, k and v fit the geometry and `out_len` is the (B, T, h, d_k) output's size.
+fn check_operands([q, k, v]: &[Heads; 3], g: &Geometry, out_len: usize) {
+    q.check(g, g.queries, "q");
+    k.check(g, g.keys, "k");
+    v.check(g, g.keys, "v");
+    assert_eq!(
+        out_len,
+        g.batch * g.queries * g.heads * g.d_k,
+        "attention output"
+    );
 }
 
 /// Where the backward pass writes dQ, dK and dV: laid out as the inputs are (same strides).
@@ -215,6 +244,10 @@ pub fn forward(
 ) {
     let g = geometry;
     let (t, s) = (g.queries, g.keys);
+    check_operands(&[q, k, v], &g, out.len());
+    if let Some(probs) = &probs {
+        assert_eq!(probs.len(), g.batch * g.heads * t * s, "attention weights");
+    }
     let out_ptr = Shared(out.as_mut_ptr().cast::<f32>());
     let probs_ptr = probs.map(|p| Shared(p.as_mut_ptr().cast::<f32>()));
     let blocks = query_blocks(&mask, t, s);
@@ -356,6 +389,8 @@ pub fn backward(
     let g = geometry;
     let (t, s) = (g.queries, g.keys);
     let width = g.heads * g.d_k;
+    check_operands(&[q, k, v], &g, d_out.len());
+    assert_eq!(probs.len(), g.batch * g.heads * t * s, "attention weights");
     let (dq_ptr, dk_ptr, dv_ptr) = match grads {
         InputGrads::Separate { dq, dk, dv } => {
             assert!(
