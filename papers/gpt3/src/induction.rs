@@ -126,4 +126,43 @@ mod tests {
         assert!((loss.first - (300f64).ln()).abs() < 0.5, "{loss:?}");
         assert!(loss.gain().abs() < 0.1, "{loss:?}");
     }
+
+    #[test]
+    fn a_decoder_trained_on_repeated_sequences_learns_to_copy() {
+        // The probe's positive control, and an end-to-end check of attention's backward pass:
+        // trained on nothing but [separator, random tokens, the same tokens], the decoder must
+        // learn to predict the second copy from the first.
+        use crate::scale::TrainingConfig;
+        use crate::training::{PretrainingRun, pretrain};
+        const STEPS: usize = 300;
+        let device = Device::flex();
+        let model = crate::model::GptConfig::sized(40, 33, 2, 32, 2, 0.0);
+        let train = sequences(40, 16, 512, 11);
+        let config = TrainingConfig {
+            steps: STEPS,
+            batch_size: 16,
+            warmup_fraction: 0.05,
+            weight_decay: 0.0,
+            eval_every: STEPS,
+            checkpoint_every: STEPS,
+        };
+        let trained = pretrain(
+            PretrainingRun {
+                name: "copy".into(),
+                model: &model,
+                config: &config,
+                learning_rate: 3e-3,
+                seed: 1,
+                train: &train,
+                dev: &train[..16],
+                checkpoints: None,
+            },
+            &device,
+            &repro_core::progress::Progress::hidden(),
+        )
+        .unwrap();
+        // Measured: first copy 3.72 nats (ln 40 = 3.69), second 0.80.
+        let loss = repeat_loss(&trained.model, &device);
+        assert!(loss.gain() > 1.0, "{loss:?}");
+    }
 }
