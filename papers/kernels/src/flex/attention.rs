@@ -64,22 +64,42 @@ pub(super) fn attend(
     let scores_shape = Shape::new([g.batch, g.heads, g.queries, g.keys]);
     let hidden = hidden.map(|h| Hidden::of(h, &scores_shape));
     let (q, k, v) = (Values::of(q), Values::of(k), Values::of(v));
-    let mut out = uninit(q_shape.num_elements());
+    run_forward(
+        separate_heads([q.f32(), k.f32(), v.f32()], &g),
+        g,
+        attention_mask(hidden.as_ref(), causal, &g),
+        (scale, dropout, seed),
+        q_shape,
+        keep_weights,
+    )
+}
+
+/// Runs the kernel on `heads` into a fresh output of `out_shape` and, when asked, fresh weights
+/// (B, h, T, S).
+fn run_forward(
+    [q, k, v]: [Heads; 3],
+    g: Geometry,
+    mask: Mask,
+    (scale, dropout, seed): (f64, f64, u64),
+    out_shape: Shape,
+    keep_weights: bool,
+) -> (FlexTensor, Option<FlexTensor>) {
+    let scores_shape = Shape::new([g.batch, g.heads, g.queries, g.keys]);
+    let mut out = uninit(out_shape.num_elements());
     let mut weights = keep_weights.then(|| uninit(scores_shape.num_elements()));
-    let [q, k, v] = separate_heads([q.f32(), k.f32(), v.f32()], &g);
     attention::forward(
         q,
         k,
         v,
         g,
         scale as f32,
-        attention_mask(hidden.as_ref(), causal, &g),
+        mask,
         weight_dropout(dropout, seed),
         &mut out,
         weights.as_deref_mut(),
     );
     (
-        tensor(out, q_shape),
+        tensor(out, out_shape),
         weights.map(|w| tensor(w, scores_shape)),
     )
 }
@@ -170,25 +190,13 @@ pub(super) fn attend_packed(
 ) -> (FlexTensor, Option<FlexTensor>) {
     let g = packed_geometry(&qkv.shape(), heads);
     let values = Values::of(qkv);
-    let [q, k, v] = packed_heads(values.f32(), &g);
-    let out_shape = Shape::new([g.batch, g.queries, g.heads * g.d_k]);
-    let scores_shape = Shape::new([g.batch, g.heads, g.queries, g.keys]);
-    let mut out = uninit(out_shape.num_elements());
-    let mut weights = keep_weights.then(|| uninit(scores_shape.num_elements()));
-    attention::forward(
-        q,
-        k,
-        v,
+    run_forward(
+        packed_heads(values.f32(), &g),
         g,
-        scale as f32,
         attention_mask(None, causal, &g),
-        weight_dropout(dropout, seed),
-        &mut out,
-        weights.as_deref_mut(),
-    );
-    (
-        tensor(out, out_shape),
-        weights.map(|w| tensor(w, scores_shape)),
+        (scale, dropout, seed),
+        Shape::new([g.batch, g.queries, g.heads * g.d_k]),
+        keep_weights,
     )
 }
 
