@@ -97,6 +97,34 @@ pub fn claims() -> Vec<Claim> {
             source: "§1, Figure 1.2 (random insertion, the figure's task); §3.9.2, Figure 3.11",
             evaluate: |m| increasing(m, &gains("scrambling", "logprob_gain")),
         },
+        // The family built to show in-context learning at this scale (src/tasks/labels.rs): the
+        // paper's two in-context claims, judged on it as on the paper's own tasks. Zero-shot is
+        // 50 % by construction, so "few > one > zero" holds only if the models use the
+        // demonstrations.
+        Claim {
+            id: "labels_few_beats_one_beats_zero",
+            statement: "On arbitrary-label classification (the task given only by its demonstrations), accuracy rises from zero-shot to one-shot to few-shot",
+            source: "§2 (in-context learning: the task specified by demonstrations alone, no weight updates); §1, Figure 1.2; not one of the paper's tasks",
+            evaluate: |m| increasing(m, &shots("labels", "mean", "l")),
+        },
+        Claim {
+            id: "labels_in_context_gain_grows_with_size",
+            statement: "Larger models make more efficient use of in-context examples: the few-shot minus zero-shot gain on arbitrary-label classification grows with size",
+            source: "§1, Figure 1.2; not one of the paper's tasks",
+            evaluate: |m| increasing(m, &gains("labels", "gain")),
+        },
+        Claim {
+            id: "labels_answer_likelihood_rises_with_k",
+            statement: "On arbitrary-label classification, in-context examples make the right label progressively more likely from zero-shot to one-shot to few-shot (log-likelihood of the answer)",
+            source: "§2; §1, Figure 1.2; not one of the paper's tasks",
+            evaluate: |m| increasing(m, &shots("labels", "logprob", "l")),
+        },
+        Claim {
+            id: "labels_likelihood_gain_grows_with_size",
+            statement: "The few-shot minus zero-shot gain in the right label's log-likelihood grows with size",
+            source: "§1, Figure 1.2; not one of the paper's tasks",
+            evaluate: |m| increasing(m, &gains("labels", "logprob_gain")),
+        },
         Claim {
             id: "cloze_accuracy_grows_with_size",
             statement: "Zero-shot last-word accuracy grows with model size",

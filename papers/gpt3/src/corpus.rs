@@ -9,7 +9,9 @@
 //! learning needs "bursty" data — items of one kind clustered within a context — so each task
 //! document is 1..`max_examples_per_document` examples of one task, rendered exactly as a K-shot
 //! prompt renders them (description, demonstrations, delimiters). `task_share` of the training
-//! characters are task documents, spread evenly over the tasks; the rest is real text.
+//! characters are task documents, spread evenly over the tasks; the rest is real text. A label
+//! task's documents are episodes: examples of one random mapping of training-side words, fresh
+//! per document ([`crate::tasks::labels`]), so they can be predicted only from the document.
 //!
 //! What is held out: real documents are split train/dev by a hash of their id (dev: the dev loss
 //! and the cloze passages); task instances come from the generators' Train side only (operand
@@ -101,7 +103,15 @@ pub fn render_document(spec: &TaskSpec, examples: &[Doc]) -> anyhow::Result<Stri
                 prompt.context, spec.target_delimiter, prompt.target
             )
         }
-        _ => format!("{}{}", prompt.context, prompt.target),
+        OutputType::Loglikelihood => format!("{}{}", prompt.context, prompt.target),
+        // The choices carry the target delimiter; the gold one is the answer.
+        OutputType::MultipleChoice => {
+            let gold = last
+                .gold
+                .and_then(|g| prompt.choices.get(g))
+                .ok_or_else(|| anyhow::anyhow!("task `{}`: an example without gold", spec.name))?;
+            format!("{}{gold}", prompt.context)
+        }
     })
 }
 
@@ -133,9 +143,11 @@ pub fn task_data(sources: &Sources, instances: usize, seed: u64) -> anyhow::Resu
 }
 
 /// Task documents totalling about `characters` characters, spread evenly over the tasks, each
-/// 1..=`max_examples` pool examples of one task in a row; deterministic for `seed`.
+/// 1..=`max_examples` examples of one task in a row ([`tasks::training_examples`]: pool draws,
+/// or for the label tasks one random episode); deterministic for `seed`.
 pub fn task_documents(
     tasks: &[TaskData],
+    sources: &Sources,
     characters: usize,
     max_examples: usize,
     seed: u64,
@@ -147,9 +159,8 @@ pub fn task_documents(
         let mut written = 0;
         while written < per_task {
             let k = rng.usize(1..=max_examples);
-            let examples: Vec<Doc> = (0..k)
-                .map(|_| data.pool[rng.usize(..data.pool.len())].clone())
-                .collect();
+            let examples =
+                tasks::training_examples(&data.task.spec, &data.pool, sources, k, &mut rng)?;
             let text = render_document(&data.task.spec, &examples)?;
             written += text.len();
             documents.push(text);
@@ -250,6 +261,22 @@ mod tests {
     }
 
     #[test]
+    fn a_multiple_choice_document_ends_with_its_gold_answer() {
+        let spec = tasks::find("labels_1").unwrap().spec;
+        let item = |filler: &str, key: &str, gold: usize| Doc {
+            choices: vec!["kings".into(), "husband".into()],
+            gold: Some(gold),
+            ..Doc::from_fields([("filler", filler), ("key", key), ("label", "")])
+        };
+        let text = render_document(
+            &spec,
+            &[item("bright", "river", 0), item("open", "market", 1)],
+        )
+        .unwrap();
+        assert_eq!(text, "bright river: kings\nopen market: husband");
+    }
+
+    #[test]
     fn no_evaluation_instance_occurs_in_the_training_text() {
         let config = CorpusConfig {
             vocab_size: 400,
@@ -266,14 +293,14 @@ mod tests {
             eval_passages: passages(&documents.dev, 40),
         };
         let data = task_data(&sources, 40, 0).unwrap();
-        let mut training = task_documents(&data, 400_000, 8, 0).unwrap();
+        let mut training = task_documents(&data, &sources, 400_000, 8, 0).unwrap();
         training.extend(documents.train.iter().map(document_text));
         let training = training.join("\n");
         // Each demonstration is a line of its own (the delimiters are newlines), so an instance
         // in the training text is a whole line: a substring test would flag "snomed = demons"
         // for "nomed = demon".
         let lines: std::collections::BTreeSet<&str> = training.lines().collect();
-        let mut checked = 0;
+        let (mut checked, mut labels) = (0, 0);
         for task in &data {
             let spec = &task.task.spec;
             for doc in &task.eval {
@@ -288,6 +315,16 @@ mod tests {
                     "{}: {shown:?} is in the training text",
                     spec.name
                 );
+                // A label task's mapping is never trained on: no class word is followed by its
+                // label anywhere (whatever the filler word).
+                if let (Ok(key), Ok(label)) = (doc.field("key"), doc.field("label")) {
+                    let pair = format!(" {key}: {label}");
+                    assert!(
+                        !training.contains(&pair),
+                        "{pair:?} is in the training text"
+                    );
+                    labels += 1;
+                }
                 if let Ok(context) = doc.field("context") {
                     assert!(
                         !training.contains(context),
@@ -297,6 +334,9 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked >= 17 * 30, "{checked}");
+        assert!(
+            checked >= 21 * 30 && labels >= 4 * 30,
+            "{checked}, {labels}"
+        );
     }
 }

@@ -56,6 +56,12 @@ pub fn experiments<'a>() -> Vec<Experiment<Lab<'a>, Run<RunConfig>>> {
             measure: Lab::cloze,
         },
         Experiment {
+            name: "labels",
+            reproduces: "§2's in-context learning, on a family built to show it at this scale (not one of the paper's tasks): four two-class problems whose labels are held-out words unrelated to the classes, zero/one/few-shot, by model size",
+            plan: Lab::plan,
+            measure: |lab| lab.family("labels"),
+        },
+        Experiment {
             name: "pretraining",
             reproduces: "§2.1 / Table 2.1 / Figure 3.1: the size family, its non-embedding parameters and held-out loss; the induction probe (repeated random tokens) beside the few-shot tables",
             plan: Lab::plan,
@@ -144,6 +150,7 @@ impl<'a> Lab<'a> {
         let task_characters = (real_characters as f64 * share / (1.0 - share)) as usize;
         let task_texts = corpus::task_documents(
             &tasks,
+            &sources,
             task_characters,
             config.corpus.max_examples_per_document,
             0,

@@ -60,7 +60,7 @@ impl Paper for Gpt3Paper {
             year: 2020,
             datasets: vec![DatasetInfo {
                 name: DEFAULT_DATASET,
-                description: "pre-training on the Brown corpus + World English Bible mixed with generated arithmetic, word-scrambling and cloze documents; evaluation on held-out problems, words and passages; embedded",
+                description: "pre-training on the Brown corpus + World English Bible mixed with generated arithmetic, word-scrambling, cloze and arbitrary-label documents; evaluation on held-out problems, words and passages; embedded",
                 default: true,
             }],
         }
@@ -104,11 +104,11 @@ impl Paper for Gpt3Paper {
         );
         protocol.insert(
             "scoring".to_string(),
-            "arithmetic and cloze: log-likelihood of the target delimiter + answer, correct when every answer token is the argmax (lm-evaluation-harness's `acc` for arithmetic and LAMBADA); scrambling: greedy decoding until a newline, exact match (lm-eval's `unscramble`); cloze perplexity: exp of minus the mean log-likelihood of the last word; answer log-likelihood (arithmetic, scrambling): the mean log p(delimiter + answer | prompt) in nats, with greedy decoding reading each new token once over cached keys and values".to_string(),
+            "arithmetic and cloze: log-likelihood of the target delimiter + answer, correct when every answer token is the argmax (lm-evaluation-harness's `acc` for arithmetic and LAMBADA); scrambling: greedy decoding until a newline, exact match (lm-eval's `unscramble`); labels: multiple choice between the task's two labels by log-likelihood (lm-eval's `acc`); cloze perplexity: exp of minus the mean log-likelihood of the last word; answer log-likelihood (arithmetic, scrambling, labels): the mean log p(delimiter + answer | prompt) in nats, with greedy decoding reading each new token once over cached keys and values".to_string(),
         );
         protocol.insert(
             "held_out".to_string(),
-            "operand tuples and words split 4:1 by an FNV-1a hash (held-out ones never in training text nor demonstrations); cloze passages from real documents held out by id".to_string(),
+            "operand tuples and words split 4:1 by an FNV-1a hash (held-out ones never in training text nor demonstrations); cloze passages from real documents held out by id; label tasks: class words and labels from the held-out side (their mappings never in training text, which holds random mappings of training-side words), filler words split like the rest".to_string(),
         );
         if let Ok(config) = scale::scale_config_for(ctx) {
             protocol.insert(

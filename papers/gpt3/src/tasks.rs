@@ -1,5 +1,6 @@
-//! The paper's synthetic tasks (§3.9.1 arithmetic, §3.9.2 word scrambling) and the last-word
-//! cloze (§3.1.2's format), as data: `tasks/*.toml` holds each task's templates, delimiters,
+//! The paper's synthetic tasks (§3.9.1 arithmetic, §3.9.2 word scrambling), the last-word cloze
+//! (§3.1.2's format) and arbitrary-label classification (the family built so that in-context
+//! learning can show at this scale, [`labels`]), as data: `tasks/*.toml` holds each task's templates, delimiters,
 //! output type and metrics ([`TaskSpec`]); this module holds the generators its `generator`
 //! table names.
 //!
@@ -13,8 +14,10 @@ use std::collections::BTreeSet;
 use repro_core::data::split::fnv1a;
 use repro_core::eval::{Doc, TaskSpec};
 
+pub mod labels;
+
 /// The task families, each a TOML file of the crate (name, file, text).
-pub const FAMILIES: [(&str, &str, &str); 3] = [
+pub const FAMILIES: [(&str, &str, &str); 4] = [
     (
         "arithmetic",
         "papers/gpt3/tasks/arithmetic.toml",
@@ -30,12 +33,17 @@ pub const FAMILIES: [(&str, &str, &str); 3] = [
         "papers/gpt3/tasks/cloze.toml",
         include_str!("../tasks/cloze.toml"),
     ),
+    (
+        "labels",
+        "papers/gpt3/tasks/labels.toml",
+        include_str!("../tasks/labels.toml"),
+    ),
 ];
 
 /// One task and the family it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
-    /// `arithmetic`, `scrambling` or `cloze`.
+    /// `arithmetic`, `scrambling`, `cloze` or `labels`.
     pub family: &'static str,
     /// Its definition.
     pub spec: TaskSpec,
@@ -121,10 +129,17 @@ enum Transform {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Generator {
-    Arithmetic { operation: Operation, digits: u32 },
+    Arithmetic {
+        operation: Operation,
+        digits: u32,
+    },
     Composite,
     Scramble(Transform),
     Cloze,
+    /// Arbitrary-label classification with the `mapping`-th held-out mapping.
+    Labels {
+        mapping: usize,
+    },
 }
 
 impl Generator {
@@ -184,8 +199,19 @@ impl Generator {
                 ),
             }),
             "cloze" => Generator::Cloze,
+            "labels" => {
+                let mapping = number("mapping")?;
+                anyhow::ensure!(
+                    (1..=100).contains(&mapping),
+                    "task `{}`: mapping must be 1–100, not {mapping}",
+                    spec.name
+                );
+                Generator::Labels {
+                    mapping: mapping as usize,
+                }
+            }
             other => anyhow::bail!(
-                "task `{}`: unknown generator `{other}` (arithmetic, composite, scramble, cloze)",
+                "task `{}`: unknown generator `{other}` (arithmetic, composite, scramble, cloze, labels)",
                 spec.name
             ),
         })
@@ -284,8 +310,34 @@ pub fn generate(
                 }
             }
         }
+        // The task's own (held-out) mapping on both sides; only the filler words are split.
+        Generator::Labels { mapping } => {
+            let mapping = labels::task_mapping(sources, mapping)?;
+            docs = labels::instances(&mapping, sources, split, n, &mut rng);
+        }
     }
     Ok(docs)
+}
+
+/// The examples of one training document of `spec`: `k` draws from its training `pool`, except
+/// for the label tasks, whose own mappings are never trained on: there, `k` instances of a fresh
+/// random mapping over training-side words and labels (an episode, [`labels`]).
+pub fn training_examples(
+    spec: &TaskSpec,
+    pool: &[Doc],
+    sources: &Sources,
+    k: usize,
+    rng: &mut fastrand::Rng,
+) -> anyhow::Result<Vec<Doc>> {
+    Ok(match Generator::parse(spec)? {
+        Generator::Labels { .. } => {
+            let mapping = labels::random_mapping(sources, rng)?;
+            labels::instances(&mapping, sources, Split::Train, k, rng)
+        }
+        _ => (0..k)
+            .map(|_| pool[rng.usize(..pool.len())].clone())
+            .collect(),
+    })
 }
 
 fn apply(op: u8, a: i64, b: i64) -> i64 {

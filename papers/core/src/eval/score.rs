@@ -82,7 +82,8 @@ pub struct Evaluation {
     /// Each requested metric: accuracies in %, perplexity per target (`exp` of minus the mean
     /// log-likelihood of a target, lm-eval's aggregation), `answer_logprob` the mean
     /// log-likelihood of the gold answer after the prompt (nats per answer; for free-form tasks
-    /// scored with one extra forward over prompt + delimiter + answer).
+    /// scored with one extra forward over prompt + delimiter + answer; for multiple choice the
+    /// gold choice's).
     pub metrics: BTreeMap<String, f64>,
     /// Whether each instance was answered correctly (by the task's first accuracy metric), for
     /// paired comparisons and inspection.
@@ -226,6 +227,7 @@ fn multiple_choice(
         None => None,
     };
     let mut hits: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
+    let mut gold_logprobs = Vec::with_capacity(docs.len());
     let mut start = 0;
     for (doc, prompt) in docs.iter().zip(prompts) {
         let gold = doc
@@ -233,6 +235,11 @@ fn multiple_choice(
             .ok_or_else(|| anyhow::anyhow!("task `{}`: an instance without gold", spec.name))?;
         let end = start + prompt.choices.len();
         let logprobs: Vec<f64> = conditional[start..end].iter().map(|a| a.logprob).collect();
+        gold_logprobs.push(
+            *logprobs
+                .get(gold)
+                .ok_or_else(|| anyhow::anyhow!("task `{}`: gold {gold} out of range", spec.name))?,
+        );
         let uncond: Option<Vec<f64>> = unconditional
             .as_ref()
             .map(|u| u[start..end].iter().map(|a| a.logprob).collect());
@@ -252,6 +259,10 @@ fn multiple_choice(
     for (name, correct) in &hits {
         metrics.insert((*name).into(), percent(correct));
     }
+    metrics.insert(
+        "answer_logprob".into(),
+        gold_logprobs.iter().sum::<f64>() / gold_logprobs.len().max(1) as f64,
+    );
     let first = spec
         .metrics
         .iter()

@@ -41,12 +41,17 @@ fn number(doc: &Doc, field: &str) -> i64 {
 }
 
 #[test]
-fn there_are_the_papers_ten_arithmetic_five_scrambling_and_two_cloze_tasks() {
+fn there_are_the_papers_ten_arithmetic_five_scrambling_and_two_cloze_tasks_and_four_label_tasks() {
     let tasks = all().unwrap();
     let count = |family: &str| tasks.iter().filter(|t| t.family == family).count();
     assert_eq!(
-        (count("arithmetic"), count("scrambling"), count("cloze")),
-        (10, 5, 2)
+        (
+            count("arithmetic"),
+            count("scrambling"),
+            count("cloze"),
+            count("labels")
+        ),
+        (10, 5, 2, 4)
     );
     let error = find("3d_divide").unwrap_err().to_string();
     assert!(
@@ -170,8 +175,14 @@ fn scrambling_uses_words_of_five_to_fourteen_letters() {
 #[test]
 fn held_out_problems_never_appear_on_the_training_side() {
     for task in all().unwrap() {
-        let train = generate(&task.spec, &sources(), Split::Train, 2000, 1).unwrap();
-        let eval = generate(&task.spec, &sources(), Split::Eval, 100, 2).unwrap();
+        // The label tasks need hundreds of words; the others' checks are about these.
+        let sources = if task.family == "labels" {
+            many_words()
+        } else {
+            sources()
+        };
+        let train = generate(&task.spec, &sources, Split::Train, 2000, 1).unwrap();
+        let eval = generate(&task.spec, &sources, Split::Eval, 100, 2).unwrap();
         assert!(!eval.is_empty(), "{}", task.spec.name);
         let questions: BTreeSet<String> =
             train.iter().map(|d| task.spec.text(d).unwrap()).collect();
@@ -254,6 +265,30 @@ fn few_shot_prompts_are_byte_exact() {
         "Alice went to visit her friend ___. → Bob\n\nGeorge bought a ball, a glove, and a ___. →"
     );
     assert_eq!(prompt.target, " bat");
+
+    let labels = spec("labels_1");
+    let item = |filler: &str, key: &str, gold: usize| Doc {
+        choices: vec!["kings".into(), "husband".into()],
+        gold: Some(gold),
+        ..doc(&[
+            ("filler", filler),
+            ("key", key),
+            ("label", ["kings", "husband"][gold]),
+        ])
+    };
+    let prompt = build_prompt(
+        &labels,
+        &item("quiet", "river", 0),
+        &[item("bright", "river", 0), item("open", "market", 1)],
+        usize::MAX,
+        &unlimited,
+    )
+    .unwrap();
+    assert_eq!(
+        prompt.context,
+        "bright river: kings\nopen market: husband\nquiet river:"
+    );
+    assert_eq!(prompt.choices, [" kings", " husband"]);
 }
 
 #[test]
@@ -266,4 +301,170 @@ fn a_cloze_instance_is_its_passage_without_the_last_word() {
     let docs = generate(&spec("cloze"), &sources(), Split::Eval, 10, 1).unwrap();
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].field("word").unwrap(), "bat");
+}
+
+/// 800 distinct made-up "frequent" words of 4–9 letters, most frequent first.
+fn many_words() -> Sources {
+    let letter = |n: usize| (b'a' + (n % 26) as u8) as char;
+    let words = (0..800)
+        .map(|i: usize| {
+            let stem: String = [letter(i / 676), letter(i / 26), letter(i)]
+                .iter()
+                .collect();
+            stem + &"q".repeat(1 + i % 6)
+        })
+        .collect();
+    Sources {
+        words,
+        ..Sources::default()
+    }
+}
+
+#[test]
+fn each_label_task_is_a_fixed_two_class_problem_of_held_out_words_and_labels() {
+    let sources = many_words();
+    let mut seen = BTreeSet::new();
+    for index in 1..=4 {
+        let name = format!("labels_{index}");
+        let mapping = labels::task_mapping(&sources, index).unwrap();
+        // Held-out words, none shared between class words and labels or between tasks.
+        for word in mapping.keys.iter().chain(&mapping.labels) {
+            assert_eq!(split_of(word), Split::Eval, "{name}: {word}");
+            assert!(seen.insert(word.clone()), "{name}: {word} twice");
+        }
+        for split in [Split::Train, Split::Eval] {
+            let docs = generate(&spec(&name), &sources, split, 150, 1).unwrap();
+            assert_eq!(docs.len(), 150);
+            let mut per_class = [0; labels::CLASSES];
+            for doc in &docs {
+                let gold = doc.gold.unwrap();
+                per_class[gold] += 1;
+                assert_eq!(doc.choices, mapping.labels);
+                assert_eq!(doc.field("key").unwrap(), mapping.keys[gold]);
+                assert_eq!(doc.field("label").unwrap(), mapping.labels[gold]);
+                // Only the filler word is split: demonstrations and questions never share one.
+                let filler = doc.field("filler").unwrap();
+                assert_eq!(split_of(filler), split, "{name}: filler {filler}");
+                assert!(
+                    !mapping
+                        .keys
+                        .iter()
+                        .chain(&mapping.labels)
+                        .any(|w| w == filler)
+                );
+            }
+            // Both classes, about equally often.
+            assert!(per_class.iter().all(|&n| n > 45), "{per_class:?}");
+        }
+    }
+}
+
+#[test]
+fn a_label_training_document_is_one_random_episode_of_training_side_words() {
+    let sources = many_words();
+    let task_mappings: Vec<labels::Mapping> = (1..=4)
+        .map(|i| labels::task_mapping(&sources, i).unwrap())
+        .collect();
+    let mut rng = fastrand::Rng::with_seed(3);
+    let mut mappings = BTreeSet::new();
+    for _ in 0..50 {
+        let docs = training_examples(&spec("labels_2"), &[], &sources, 12, &mut rng).unwrap();
+        assert_eq!(docs.len(), 12);
+        // One mapping within the document...
+        let labels = &docs[0].choices;
+        for doc in &docs {
+            assert_eq!(&doc.choices, labels);
+            let gold = doc.gold.unwrap();
+            assert_eq!(doc.field("label").unwrap(), labels[gold]);
+            for word in [doc.field("key").unwrap(), doc.field("filler").unwrap()] {
+                assert_eq!(split_of(word), Split::Train, "{word}");
+            }
+            assert!(labels.iter().all(|l| split_of(l) == Split::Train));
+            for mapping in &task_mappings {
+                assert!(!mapping.keys.iter().any(|k| k == doc.field("key").unwrap()));
+                assert!(!mapping.labels.iter().any(|l| labels.contains(l)));
+            }
+        }
+        mappings.insert(labels.clone());
+    }
+    // ...and a fresh one per document, so no label is learnable in the weights.
+    assert!(mappings.len() > 40, "{}", mappings.len());
+    // Other tasks' documents are draws from their pools.
+    let pool = generate(&spec("2d_plus"), &sources, Split::Train, 5, 0).unwrap();
+    let drawn = training_examples(&spec("2d_plus"), &pool, &sources, 3, &mut rng).unwrap();
+    assert!(drawn.iter().all(|d| pool.contains(d)));
+}
+
+/// A model that answers a label question the one way the prompt allows: it finds the last
+/// demonstration with the question's class word and prefers that demonstration's label; with no
+/// such demonstration it has no preference (a tie, which goes to the first choice).
+struct ReadsDemonstrations;
+
+impl repro_core::eval::LanguageModel for ReadsDemonstrations {
+    fn max_length(&self) -> usize {
+        usize::MAX
+    }
+    fn token_count(&self, text: &str) -> anyhow::Result<usize> {
+        Ok(text.split_whitespace().count())
+    }
+    fn loglikelihood(
+        &self,
+        requests: &[(String, String)],
+    ) -> anyhow::Result<Vec<repro_core::eval::Loglikelihood>> {
+        Ok(requests
+            .iter()
+            .map(|(context, choice)| {
+                let mut lines: Vec<&str> = context.lines().collect();
+                let question = lines.pop().unwrap();
+                let key = question
+                    .trim_end_matches(':')
+                    .split_whitespace()
+                    .last()
+                    .unwrap();
+                let shown = lines
+                    .iter()
+                    .rev()
+                    .filter_map(|l| l.split_once(": "))
+                    .find(|(q, _)| q.split_whitespace().last() == Some(key));
+                let right = shown.is_some_and(|(_, label)| label == choice.trim());
+                repro_core::eval::Loglikelihood {
+                    logprob: if right { -1.0 } else { -2.0 },
+                    is_greedy: right,
+                    tokens: 1,
+                }
+            })
+            .collect())
+    }
+    fn loglikelihood_rolling(
+        &self,
+        _: &[String],
+    ) -> anyhow::Result<Vec<repro_core::eval::Loglikelihood>> {
+        unimplemented!()
+    }
+    fn generate_until(
+        &self,
+        _: &[repro_core::eval::GenerateRequest],
+    ) -> anyhow::Result<Vec<String>> {
+        unimplemented!()
+    }
+}
+
+#[test]
+fn only_the_demonstrations_tell_a_label_task_so_a_model_that_reads_them_gains_with_k() {
+    // What makes this family measure in-context learning: zero-shot, the prompt holds nothing
+    // that names the labels' classes, so even a perfect reader is at chance; one demonstration
+    // shows one class (right half the time, chance otherwise: ~75 %); sixteen show both.
+    let sources = many_words();
+    let spec = spec("labels_1");
+    let pool = generate(&spec, &sources, Split::Train, 500, 0).unwrap();
+    let eval = generate(&spec, &sources, Split::Eval, 100, 1).unwrap();
+    let accuracy = |k| {
+        repro_core::eval::score::evaluate(&spec, &ReadsDemonstrations, &eval, &pool, k, 1234)
+            .unwrap()
+            .metrics["acc"]
+    };
+    let (zero, one, few) = (accuracy(0), accuracy(1), accuracy(16));
+    assert!((35.0..=65.0).contains(&zero), "zero-shot {zero}");
+    assert!((60.0..=90.0).contains(&one), "one-shot {one}");
+    assert!(few >= 99.0, "few-shot {few}");
 }

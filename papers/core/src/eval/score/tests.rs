@@ -90,7 +90,7 @@ fn greedy_answers_are_matched_exactly_after_trimming() {
 
 #[test]
 fn multiple_choice_reports_raw_and_length_normalised_accuracy() {
-    let spec = spec("multiple_choice", r#""acc", "acc_norm""#);
+    let spec = spec("multiple_choice", r#""acc", "acc_norm", "answer_logprob""#);
     let mut doc = qa("colour of snow?", "");
     doc.choices = choices(&["red", "white as milk"]);
     doc.gold = Some(1);
@@ -110,6 +110,8 @@ fn multiple_choice_reports_raw_and_length_normalised_accuracy() {
     assert_eq!(evaluation.metrics["acc"], 0.0);
     assert_eq!(evaluation.metrics["acc_norm"], 100.0);
     assert!(!evaluation.metrics.contains_key("acc_uncond"));
+    // The gold choice's log-likelihood, not the best one's.
+    assert_eq!(evaluation.metrics["answer_logprob"], -6.0);
 }
 
 #[test]
