@@ -131,7 +131,10 @@ mod tests {
     fn a_decoder_trained_on_repeated_sequences_learns_to_copy() {
         // The probe's positive control, and an end-to-end check of attention's backward pass:
         // trained on nothing but [separator, random tokens, the same tokens], the decoder must
-        // learn to predict the second copy from the first.
+        // learn to predict the second copy from the first. It trains and is probed at one offset
+        // (16 tokens back), so a positional copy passes as well as a content-based induction
+        // head: this shows the probe sees copying, not that induction heads form. (Measured: the
+        // same training probed one position off, at 15 back, copies nothing.)
         use crate::scale::TrainingConfig;
         use crate::training::{PretrainingRun, pretrain};
         const STEPS: usize = 300;
