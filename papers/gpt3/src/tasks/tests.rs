@@ -1,5 +1,6 @@
 use super::*;
 use repro_core::eval::build_prompt;
+use std::collections::BTreeMap;
 
 fn spec(name: &str) -> TaskSpec {
     find(name).unwrap().spec
@@ -370,8 +371,17 @@ fn a_label_training_document_is_one_random_episode_of_training_side_words() {
     for _ in 0..50 {
         let docs = training_examples(&spec("labels_2"), &[], &sources, 12, &mut rng).unwrap();
         assert_eq!(docs.len(), 12);
-        // One mapping within the document...
+        // One mapping within the document: each class word always has the same label...
         let labels = &docs[0].choices;
+        let mut class_words: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+        for doc in &docs {
+            class_words
+                .entry(doc.gold.unwrap())
+                .or_default()
+                .insert(doc.field("key").unwrap());
+        }
+        assert!(class_words.values().all(|keys| keys.len() == 1));
+        assert!(class_words.len() < 2 || class_words[&0] != class_words[&1]);
         for doc in &docs {
             assert_eq!(&doc.choices, labels);
             let gold = doc.gold.unwrap();
