@@ -4,8 +4,10 @@
 //! A verdict is never written by hand, and it must not reverse when only the seed changes:
 //! - [`higher`]: "a is higher than b". The (1 − 2α) interval of Δ = mean(a) − mean(b) over seeds
 //!   ([`crate::stats::difference_interval`]: Welch's t, or the replicated arm's spread when the
-//!   other arm has one seed), widened for BLEU by the paired bootstrap over the scored sentences;
-//!   `holds` when it lies above 0, `fails` when below, `inconclusive` otherwise.
+//!   other arm has one seed), widened for BLEU by the paired bootstrap over the scored sentences
+//!   and, for means over evaluated instances that both arms share, by the instances' sampling
+//!   variance ([`crate::stats::instance_variance`]); `holds` when it lies above 0, `fails` when
+//!   below, `inconclusive` otherwise.
 //! - [`about_equal`]: two one-sided tests (TOST) against a margin stated in the metric's unit with
 //!   its reason: `holds` when the interval lies inside ±margin, `fails` when wholly outside,
 //!   `inconclusive` otherwise (so a noisier run is *less* likely to hold, never more).
@@ -180,12 +182,17 @@ fn compare(metrics: &Metrics, a: &Arm, b: &Arm) -> anyhow::Result<Compared> {
         mb.unit
     );
     let (extra, bootstrap) = sentence_variance(metrics, ma, mb);
+    // Questions are a sample too: where both arms score the same instances, their sampling
+    // variance is added to the seeds' (else a one-question difference that every seed shares
+    // would read as certain).
+    let instances = stats::instance_variance(&ma.per_instance, &mb.per_instance);
+    let instance_extra = instances.map_or(0.0, |(variance, _)| variance);
     // Two readings of the same runs (seed by seed) are paired; other arms are independent.
     let paired = !ma.runs.is_empty() && ma.runs == mb.runs && extra == 0.0;
     let interval = if paired {
-        stats::paired_difference_interval(&ma.values, &mb.values, ALPHA)
+        stats::paired_difference_interval(&ma.values, &mb.values, instance_extra, ALPHA)
     } else {
-        stats::difference_interval(&ma.values, &mb.values, extra, ALPHA)
+        stats::difference_interval(&ma.values, &mb.values, extra + instance_extra, ALPHA)
     }
     .map_err(|why| anyhow::anyhow!("{why}"))?;
     let mut method = format!(
@@ -196,6 +203,11 @@ fn compare(metrics: &Metrics, a: &Arm, b: &Arm) -> anyhow::Result<Compared> {
     );
     if let Some(bootstrap) = bootstrap {
         method.push_str(&format!(", + {bootstrap}"));
+    }
+    if let Some((_, n)) = instances {
+        method.push_str(&format!(
+            ", + instance sampling over the {n} shared instances"
+        ));
     }
     let mut unconverged = not_converged(metrics, &a.label, ma);
     unconverged.extend(not_converged(metrics, &b.label, mb));

@@ -211,6 +211,45 @@ pub struct Metric {
     /// verdict rules can add the sentence-level uncertainty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scored_on: Option<String>,
+    /// For a mean over evaluated instances (an accuracy, a log-likelihood): each run's score on
+    /// each instance, the same instances for every run, so that the verdict rules can add the
+    /// instance-sampling uncertainty ([`crate::stats::instance_variance`]).
+    /// Stored one line of text per run (values to 4 decimals, space-separated): thousands of
+    /// numbers per metric would otherwise take a line each in the pretty-printed report.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "instances_as_text"
+    )]
+    pub per_instance: Vec<Vec<f64>>,
+}
+
+/// Per-instance scores as one line of numbers per run (see [`Metric::per_instance`]).
+mod instances_as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(runs: &[Vec<f64>], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(runs.iter().map(|run| {
+            run.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Vec<f64>>, D::Error> {
+        let lines = Vec::<String>::deserialize(deserializer)?;
+        lines
+            .iter()
+            .map(|line| {
+                line.split_whitespace()
+                    .map(|x| x.parse::<f64>().map_err(serde::de::Error::custom))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl Metric {
@@ -221,7 +260,19 @@ impl Metric {
             unit: unit.into(),
             runs: Vec::new(),
             scored_on: None,
+            per_instance: Vec::new(),
         }
+    }
+
+    /// The metric with each run's per-instance scores (one list per value, each averaging to it),
+    /// rounded to 4 decimals as they are stored, so that verdicts judged now and re-judged from
+    /// the report agree.
+    pub fn with_instances(mut self, per_instance: Vec<Vec<f64>>) -> Self {
+        self.per_instance = per_instance
+            .into_iter()
+            .map(|run| run.into_iter().map(|x| (x * 1e4).round() / 1e4).collect())
+            .collect();
+        self
     }
 
     /// The metric with the trainings behind its values (one per value).
@@ -406,6 +457,24 @@ mod tests {
         let back: Metric = serde_json::from_str(&json).unwrap();
         assert!(back.values[0].is_nan());
         assert_eq!(back.values[1], 1.0);
+    }
+
+    #[test]
+    fn per_instance_scores_are_one_line_per_run_and_read_back_as_kept() {
+        let metric = Metric::new(vec![50.0, -2.5], "x")
+            .with_instances(vec![vec![100.0, 0.0], vec![-1.234_567_89, -3.765_432_1]]);
+        // Rounded to 4 decimals when attached, so the stored numbers are the judged ones.
+        assert_eq!(metric.per_instance[1], [-1.2346, -3.7654]);
+        let json = serde_json::to_string(&metric).unwrap();
+        assert!(
+            json.contains(r#""per_instance":["100 0","-1.2346 -3.7654"]"#),
+            "{json}"
+        );
+        let back: Metric = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.per_instance, metric.per_instance);
+        // Reports written before the field read back without it.
+        let old: Metric = serde_json::from_str(r#"{"values":[1.0],"unit":"x"}"#).unwrap();
+        assert!(old.per_instance.is_empty());
     }
 
     #[test]

@@ -161,8 +161,14 @@ pub fn difference_interval(
 /// The (1 − 2α) interval of mean(a − b) when `a[i]` and `b[i]` come from the same run (seed
 /// `i`'s one pre-trained encoder read two ways): a paired t over the per-seed differences, df
 /// n − 1. What the pair shares (the encoder's luck) cancels, so the interval is the width of
-/// the differences' spread, not of both arms' spreads added.
-pub fn paired_difference_interval(a: &[f64], b: &[f64], alpha: f64) -> Result<Interval, String> {
+/// the differences' spread, not of both arms' spreads added. `extra_variance` (the instance
+/// sampling variance, [`instance_variance`]) is added to the seeds' before the interval is cut.
+pub fn paired_difference_interval(
+    a: &[f64],
+    b: &[f64],
+    extra_variance: f64,
+    alpha: f64,
+) -> Result<Interval, String> {
     if a.len() != b.len() {
         return Err(format!("paired arms of {} and {} values", a.len(), b.len()));
     }
@@ -175,7 +181,7 @@ pub fn paired_difference_interval(a: &[f64], b: &[f64], alpha: f64) -> Result<In
         return Err("a value is not finite (a diverged run?)".to_string());
     }
     let n = differences.len();
-    let se = (variance(&differences) / n as f64).sqrt();
+    let se = (variance(&differences) / n as f64 + extra_variance).sqrt();
     let df = (n - 1) as f64;
     let quantile = student_t(df)
         .map(|t| t.inverse_cdf(1.0 - alpha))
@@ -188,6 +194,24 @@ pub fn paired_difference_interval(a: &[f64], b: &[f64], alpha: f64) -> Result<In
         df,
         method: format!("paired t over the {n} seeds' differences (same runs), df {df:.0}"),
     })
+}
+
+/// The instance-sampling variance of Δ = mean(a) − mean(b) when both arms score the same
+/// instances: `a[r][i]` is run `r`'s score on instance `i` (its value is the mean over `i`).
+/// Seeds vary the models but not the questions, so the seeds' spread says nothing about how Δ
+/// would move on another draw of the questions; this is that part: the variance over instances
+/// of the per-instance difference of the runs' means, over the number of instances (paired by
+/// instance, so what the arms share about an instance cancels). `None` when either arm has no
+/// per-instance scores or the arms' instance counts differ.
+pub fn instance_variance(a: &[Vec<f64>], b: &[Vec<f64>]) -> Option<(f64, usize)> {
+    let n = a.first()?.len();
+    if n < 2 || b.is_empty() || a.iter().chain(b).any(|run| run.len() != n) {
+        return None;
+    }
+    let run_mean =
+        |runs: &[Vec<f64>], i: usize| runs.iter().map(|r| r[i]).sum::<f64>() / runs.len() as f64;
+    let differences: Vec<f64> = (0..n).map(|i| run_mean(a, i) - run_mean(b, i)).collect();
+    Some((variance(&differences) / n as f64, n))
 }
 
 /// The sentence-level sampling variance of Δ = (mean over a's seeds of corpus BLEU) − (the same
@@ -282,6 +306,22 @@ mod tests {
         let both = difference_interval(&[10.0, 10.2, 10.1], &[9.0, 9.1, 9.2], 0.25, ALPHA).unwrap();
         assert_eq!(seeds.delta, both.delta);
         assert!(both.se > seeds.se && both.low < seeds.low);
+    }
+
+    #[test]
+    fn instance_variance_is_the_spread_of_per_instance_differences_over_n() {
+        // Differences of the run means per instance: [1, 0, 0, 0] (mean 0.25, sample variance
+        // (0.75² + 3 · 0.25²) / 3 = 0.25), over 4 instances: 0.0625.
+        let a = [vec![1.0, 0.0, 1.0, 0.0], vec![1.0, 0.0, 1.0, 0.0]];
+        let b = [vec![0.0, 0.0, 1.0, 0.0]];
+        let (variance, n) = instance_variance(&a, &b).unwrap();
+        assert_eq!(n, 4);
+        assert!((variance - 0.0625).abs() < 1e-12, "{variance}");
+        // What both arms share about an instance cancels: the same scores give 0.
+        assert_eq!(instance_variance(&a, &a), Some((0.0, 4)));
+        // Different instance counts, or none stored: nothing to add.
+        assert_eq!(instance_variance(&a, &[vec![1.0, 0.0]]), None);
+        assert_eq!(instance_variance(&[], &b), None);
     }
 
     #[test]

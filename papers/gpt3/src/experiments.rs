@@ -390,6 +390,23 @@ impl<'a> Lab<'a> {
         Ok(Metric::new(values, unit).of_runs(scored.iter().map(|s| s.key.clone()).collect()))
     }
 
+    /// [`Self::metric`] with each seed's per-instance scores from `instances` (the verdict rules
+    /// add their sampling variance).
+    fn metric_over_instances(
+        &self,
+        size: &SizeConfig,
+        unit: &str,
+        value: impl Fn(&Scored) -> anyhow::Result<f64>,
+        instances: impl Fn(&Scored) -> anyhow::Result<Vec<f64>>,
+    ) -> anyhow::Result<Metric> {
+        let scored = self.scored(size)?;
+        let per_instance = scored
+            .iter()
+            .map(&instances)
+            .collect::<anyhow::Result<_>>()?;
+        Ok(self.metric(size, unit, value)?.with_instances(per_instance))
+    }
+
     fn family_tasks(&self, family: &str) -> Vec<&TaskData> {
         self.tasks
             .iter()
@@ -412,24 +429,48 @@ impl<'a> Lab<'a> {
                     let metric = self.metric(size, "%", |r| accuracy(r, task, shot))?;
                     metrics.insert(format!("{task}.{s}.{shot}"), metric);
                 }
-                let mean =
-                    self.metric(size, "%", |r| family_mean(&names, |t| accuracy(r, t, shot)))?;
+                let mean = self.metric_over_instances(
+                    size,
+                    "%",
+                    |r| family_mean(&names, |t| accuracy(r, t, shot)),
+                    |r| family_instances(r, &names, shot, instance_accuracy),
+                )?;
                 accuracies.push((shot, mean.mean()));
                 metrics.insert(format!("mean.{s}.{shot}"), mean);
-                let mean = self.metric(size, "nats", |r| {
-                    family_mean(&names, |t| logprob(r, t, shot))
-                })?;
+                let mean = self.metric_over_instances(
+                    size,
+                    "nats",
+                    |r| family_mean(&names, |t| logprob(r, t, shot)),
+                    |r| family_instances(r, &names, shot, instance_logprob),
+                )?;
                 logprobs.push((shot, mean.mean()));
                 metrics.insert(format!("logprob.{s}.{shot}"), mean);
             }
-            let gain = |value: fn(&Scored, &str, &str) -> anyhow::Result<f64>, unit: &str| {
-                self.metric(size, unit, |r| {
-                    Ok(family_mean(&names, |t| value(r, t, "few"))?
-                        - family_mean(&names, |t| value(r, t, "zero"))?)
-                })
+            let gain = |value: fn(&Scored, &str, &str) -> anyhow::Result<f64>,
+                        per_instance: fn(&Evaluation) -> anyhow::Result<Vec<f64>>,
+                        unit: &str| {
+                self.metric_over_instances(
+                    size,
+                    unit,
+                    |r| {
+                        Ok(family_mean(&names, |t| value(r, t, "few"))?
+                            - family_mean(&names, |t| value(r, t, "zero"))?)
+                    },
+                    |r| {
+                        let few = family_instances(r, &names, "few", per_instance)?;
+                        let zero = family_instances(r, &names, "zero", per_instance)?;
+                        Ok(few.iter().zip(&zero).map(|(f, z)| f - z).collect())
+                    },
+                )
             };
-            metrics.insert(format!("gain.{s}"), gain(accuracy, "points")?);
-            metrics.insert(format!("logprob_gain.{s}"), gain(logprob, "nats")?);
+            metrics.insert(
+                format!("gain.{s}"),
+                gain(accuracy, instance_accuracy, "points")?,
+            );
+            metrics.insert(
+                format!("logprob_gain.{s}"),
+                gain(logprob, instance_logprob, "nats")?,
+            );
             accuracy_by_k.push((size, accuracies));
             logprob_by_k.push((size, logprobs));
         }
@@ -467,7 +508,12 @@ impl<'a> Lab<'a> {
             let s = &size.name;
             metrics.insert(
                 format!("{s}.zero"),
-                self.metric(size, "%", |r| accuracy(r, "cloze", "zero"))?,
+                self.metric_over_instances(
+                    size,
+                    "%",
+                    |r| accuracy(r, "cloze", "zero"),
+                    |r| family_instances(r, &["cloze"], "zero", instance_accuracy),
+                )?,
             );
             metrics.insert(
                 format!("{s}.perplexity"),
@@ -476,7 +522,12 @@ impl<'a> Lab<'a> {
             for shot in SHOTS {
                 metrics.insert(
                     format!("blank.{s}.{shot}"),
-                    self.metric(size, "%", |r| accuracy(r, "cloze_blank", shot))?,
+                    self.metric_over_instances(
+                        size,
+                        "%",
+                        |r| accuracy(r, "cloze_blank", shot),
+                        |r| family_instances(r, &["cloze_blank"], shot, instance_accuracy),
+                    )?,
                 );
             }
         }
@@ -627,6 +678,54 @@ fn family_mean(tasks: &[&str], value: impl Fn(&str) -> anyhow::Result<f64>) -> a
         .map(|t| value(t))
         .collect::<anyhow::Result<Vec<f64>>>()?;
     Ok(repro_core::stats::mean(&values))
+}
+
+/// Every instance of a family's `tasks` at `shot`, each scored by `per_instance` and weighted so
+/// that their plain mean is the family's mean of task means (tasks may hold different numbers of
+/// instances): what the verdict rules resample.
+fn family_instances(
+    scored: &Scored,
+    tasks: &[&str],
+    shot: &str,
+    per_instance: fn(&Evaluation) -> anyhow::Result<Vec<f64>>,
+) -> anyhow::Result<Vec<f64>> {
+    let per_task = tasks
+        .iter()
+        .map(|task| {
+            scored
+                .evaluations
+                .get(&format!("{task}/{shot}"))
+                .ok_or_else(|| anyhow::anyhow!("no evaluation of {task} {shot}-shot"))
+                .and_then(per_instance)
+        })
+        .collect::<anyhow::Result<Vec<Vec<f64>>>>()?;
+    let total: usize = per_task.iter().map(Vec::len).sum();
+    Ok(per_task
+        .iter()
+        .flat_map(|values| {
+            let weight = total as f64 / (tasks.len() * values.len()) as f64;
+            values.iter().map(move |v| v * weight)
+        })
+        .collect())
+}
+
+/// 100 for a correct answer, 0 otherwise (the accuracy's per-instance terms).
+fn instance_accuracy(evaluation: &Evaluation) -> anyhow::Result<Vec<f64>> {
+    Ok(evaluation
+        .correct
+        .iter()
+        .map(|&c| if c { 100.0 } else { 0.0 })
+        .collect())
+}
+
+/// The gold answer's log-likelihood per instance.
+fn instance_logprob(evaluation: &Evaluation) -> anyhow::Result<Vec<f64>> {
+    anyhow::ensure!(
+        evaluation.logprobs.len() == evaluation.n,
+        "{}: no per-instance answer log-likelihoods",
+        evaluation.task
+    );
+    Ok(evaluation.logprobs.clone())
 }
 
 /// The mean log-likelihood of a task's correct answers (nats).

@@ -349,3 +349,63 @@ fn non_inferiority_holds_above_minus_margin_and_fails_wholly_below() {
         Verdict::Inconclusive
     );
 }
+
+#[test]
+fn a_one_question_difference_that_every_seed_shares_is_not_a_verdict() {
+    // Three seeds each answer the same 1 of 100 questions zero-shot and none few-shot: the
+    // seeds' differences are identical (−1 point), so a t over seeds alone is a point and "fails".
+    // The questions are a sample: with their variance the interval spans 0.
+    let (few, zero) = ([0.0; 3], [1.0; 3]);
+    let seeds_only = higher(
+        &paired_metrics(&few, &zero),
+        arm("few", "x.a"),
+        arm("zero", "x.b"),
+    )
+    .unwrap();
+    assert_eq!(
+        seeds_only.verdict,
+        Verdict::Fails,
+        "{}",
+        seeds_only.explanation
+    );
+    let mut with_questions = paired_metrics(&few, &zero);
+    let answers = |right: usize| -> Vec<Vec<f64>> {
+        (0..3)
+            .map(|_| {
+                (0..100)
+                    .map(|i| if i < right { 100.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect()
+    };
+    for (key, right) in [("x.a", 0), ("x.b", 1)] {
+        let metric = with_questions.values.remove(key).unwrap();
+        with_questions
+            .values
+            .insert(key.into(), metric.with_instances(answers(right)));
+    }
+    let outcome = higher(&with_questions, arm("few", "x.a"), arm("zero", "x.b")).unwrap();
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Inconclusive,
+        "{}",
+        outcome.explanation
+    );
+    assert!(
+        outcome
+            .explanation
+            .contains("instance sampling over the 100 shared instances"),
+        "{}",
+        outcome.explanation
+    );
+    // A difference of 40 questions of 100 still holds with the questions' variance.
+    let mut clear = paired_metrics(&[40.0, 41.0, 39.0], &[0.0; 3]);
+    for (key, right) in [("x.a", 40), ("x.b", 0)] {
+        let metric = clear.values.remove(key).unwrap();
+        clear
+            .values
+            .insert(key.into(), metric.with_instances(answers(right)));
+    }
+    let outcome = higher(&clear, arm("a", "x.a"), arm("b", "x.b")).unwrap();
+    assert_eq!(outcome.verdict, Verdict::Holds, "{}", outcome.explanation);
+}

@@ -88,6 +88,10 @@ pub struct Evaluation {
     /// Whether each instance was answered correctly (by the task's first accuracy metric), for
     /// paired comparisons and inspection.
     pub correct: Vec<bool>,
+    /// The gold answer's log-likelihood on each instance (nats), where it was computed (the
+    /// per-instance terms of `answer_logprob`); empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logprobs: Vec<f64>,
 }
 
 /// The prompts of `docs` at `shots` demonstrations each, drawn without replacement from `pool`
@@ -142,6 +146,7 @@ pub fn evaluate(
     anyhow::ensure!(!docs.is_empty(), "task `{}`: no instances", spec.name);
     let prompts = prompts(spec, lm, docs, pool, shots, seed)?;
     let mut metrics = BTreeMap::new();
+    let mut logprobs = Vec::new();
     let correct = match spec.output_type {
         OutputType::GenerateUntil => {
             let requests: Vec<GenerateRequest> = prompts
@@ -170,6 +175,7 @@ pub fn evaluate(
                     .collect();
                 let scored = lm.loglikelihood(&requests)?;
                 metrics.insert("answer_logprob".into(), mean_logprob(&scored));
+                logprobs = scored.iter().map(|a| a.logprob).collect();
             }
             correct
         }
@@ -183,10 +189,20 @@ pub fn evaluate(
             metrics.insert("acc".into(), percent(&correct));
             metrics.insert("perplexity".into(), perplexity(&answers));
             metrics.insert("answer_logprob".into(), mean_logprob(&answers));
+            logprobs = answers.iter().map(|a| a.logprob).collect();
             correct
         }
-        OutputType::MultipleChoice => multiple_choice(spec, lm, docs, &prompts, &mut metrics)?,
+        OutputType::MultipleChoice => {
+            let (correct, gold) = multiple_choice(spec, lm, docs, &prompts, &mut metrics)?;
+            logprobs = gold;
+            correct
+        }
     };
+    if !metrics.contains_key("answer_logprob")
+        || !spec.metrics.iter().any(|m| m == "answer_logprob")
+    {
+        logprobs.clear();
+    }
     metrics.retain(|name, _| spec.metrics.contains(name));
     let used: Vec<usize> = prompts.iter().map(|p| p.shots).collect();
     Ok(Evaluation {
@@ -199,6 +215,7 @@ pub fn evaluate(
         seed,
         metrics,
         correct,
+        logprobs,
     })
 }
 
@@ -208,7 +225,7 @@ fn multiple_choice(
     docs: &[Doc],
     prompts: &[Prompt],
     metrics: &mut BTreeMap<String, f64>,
-) -> anyhow::Result<Vec<bool>> {
+) -> anyhow::Result<(Vec<bool>, Vec<f64>)> {
     let mut requests = Vec::new();
     for prompt in prompts {
         for choice in &prompt.choices {
@@ -268,7 +285,7 @@ fn multiple_choice(
         .iter()
         .find_map(|m| hits.get(m.as_str()))
         .or_else(|| hits.get("acc"));
-    Ok(first.cloned().unwrap_or_default())
+    Ok((first.cloned().unwrap_or_default(), gold_logprobs))
 }
 
 fn percent(correct: &[bool]) -> f64 {

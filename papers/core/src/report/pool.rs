@@ -51,6 +51,12 @@ pub fn pool(paper: &dyn Paper, reports: Vec<Report>, allow_dirty: bool) -> anyho
                 }
                 target.values.extend(metric.values);
                 target.runs.extend(metric.runs);
+                // Per-instance scores stay one list per value, or none at all.
+                if target.per_instance.len() + metric.per_instance.len() == target.values.len() {
+                    target.per_instance.extend(metric.per_instance);
+                } else {
+                    target.per_instance.clear();
+                }
             }
         }
         pooled.trainings.extend(report.trainings);
