@@ -368,22 +368,24 @@ fn a_one_question_difference_that_every_seed_shares_is_not_a_verdict() {
         "{}",
         seeds_only.explanation
     );
-    let mut with_questions = paired_metrics(&few, &zero);
-    let answers = |right: usize| -> Vec<Vec<f64>> {
-        (0..3)
-            .map(|_| {
-                (0..100)
-                    .map(|i| if i < right { 100.0 } else { 0.0 })
-                    .collect()
-            })
-            .collect()
+    // Each arm's 3 seeds answer questions 0..right of 100 right.
+    let with_answers = |mut metrics: Metrics, right: [(&str, usize); 2]| {
+        for (key, right) in right {
+            let answers = (0..3)
+                .map(|_| {
+                    (0..100)
+                        .map(|i| if i < right { 100.0 } else { 0.0 })
+                        .collect()
+                })
+                .collect();
+            let metric = metrics.values.remove(key).unwrap();
+            metrics
+                .values
+                .insert(key.into(), metric.with_instances(answers));
+        }
+        metrics
     };
-    for (key, right) in [("x.a", 0), ("x.b", 1)] {
-        let metric = with_questions.values.remove(key).unwrap();
-        with_questions
-            .values
-            .insert(key.into(), metric.with_instances(answers(right)));
-    }
+    let with_questions = with_answers(paired_metrics(&few, &zero), [("x.a", 0), ("x.b", 1)]);
     let outcome = higher(&with_questions, arm("few", "x.a"), arm("zero", "x.b")).unwrap();
     assert_eq!(
         outcome.verdict,
@@ -399,13 +401,10 @@ fn a_one_question_difference_that_every_seed_shares_is_not_a_verdict() {
         outcome.explanation
     );
     // A difference of 40 questions of 100 still holds with the questions' variance.
-    let mut clear = paired_metrics(&[40.0, 41.0, 39.0], &[0.0; 3]);
-    for (key, right) in [("x.a", 40), ("x.b", 0)] {
-        let metric = clear.values.remove(key).unwrap();
-        clear
-            .values
-            .insert(key.into(), metric.with_instances(answers(right)));
-    }
+    let clear = with_answers(
+        paired_metrics(&[40.0, 41.0, 39.0], &[0.0; 3]),
+        [("x.a", 40), ("x.b", 0)],
+    );
     let outcome = higher(&clear, arm("a", "x.a"), arm("b", "x.b")).unwrap();
     assert_eq!(outcome.verdict, Verdict::Holds, "{}", outcome.explanation);
 }
