@@ -185,7 +185,11 @@ fn compare(metrics: &Metrics, a: &Arm, b: &Arm) -> anyhow::Result<Compared> {
     // Questions are a sample too: where both arms score the same instances, their sampling
     // variance is added to the seeds' (else a one-question difference that every seed shares
     // would read as certain).
-    let instances = stats::instance_variance(&ma.per_instance, &mb.per_instance);
+    // Per-instance scores count only where every value has its list.
+    let complete = |m: &Metric| m.per_instance.len() == m.values.len();
+    let instances = (complete(ma) && complete(mb))
+        .then(|| stats::instance_variance(&ma.per_instance, &mb.per_instance))
+        .flatten();
     let instance_extra = instances.map_or(0.0, |(variance, _)| variance);
     // Two readings of the same runs (seed by seed) are paired; other arms are independent.
     let paired = !ma.runs.is_empty() && ma.runs == mb.runs && extra == 0.0;

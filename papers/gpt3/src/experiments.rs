@@ -709,13 +709,25 @@ fn family_instances(
         .collect())
 }
 
-/// 100 for a correct answer, 0 otherwise (the accuracy's per-instance terms).
+/// 100 for a correct answer, 0 otherwise (the accuracy's per-instance terms); an error unless
+/// they average to the accuracy [`accuracy`] reads.
 fn instance_accuracy(evaluation: &Evaluation) -> anyhow::Result<Vec<f64>> {
-    Ok(evaluation
+    let scores: Vec<f64> = evaluation
         .correct
         .iter()
         .map(|&c| if c { 100.0 } else { 0.0 })
-        .collect())
+        .collect();
+    let value = evaluation
+        .metrics
+        .get("acc")
+        .or_else(|| evaluation.metrics.get("exact_match"));
+    anyhow::ensure!(
+        scores.len() == evaluation.n
+            && value.is_some_and(|v| (v - repro_core::stats::mean(&scores)).abs() < 1e-9),
+        "{}: the per-instance answers do not make its accuracy",
+        evaluation.task
+    );
+    Ok(scores)
 }
 
 /// The gold answer's log-likelihood per instance.

@@ -407,4 +407,9 @@ fn a_one_question_difference_that_every_seed_shares_is_not_a_verdict() {
     );
     let outcome = higher(&clear, arm("a", "x.a"), arm("b", "x.b")).unwrap();
     assert_eq!(outcome.verdict, Verdict::Holds, "{}", outcome.explanation);
+    // Lists for only some of the values are not used (the seeds alone decide, as before).
+    let mut partial = with_answers(paired_metrics(&few, &zero), [("x.a", 0), ("x.b", 1)]);
+    partial.values.get_mut("x.a").unwrap().per_instance.pop();
+    let outcome = higher(&partial, arm("few", "x.a"), arm("zero", "x.b")).unwrap();
+    assert_eq!(outcome.verdict, Verdict::Fails, "{}", outcome.explanation);
 }

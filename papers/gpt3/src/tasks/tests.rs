@@ -478,3 +478,24 @@ fn only_the_demonstrations_tell_a_label_task_so_a_model_that_reads_them_gains_wi
     assert!((60.0..=90.0).contains(&one), "one-shot {one}");
     assert!(few >= 99.0, "few-shot {few}");
 }
+
+#[test]
+fn the_two_cloze_formats_ask_the_same_passages() {
+    // Paired passage by passage, as the paper asks LAMBADA's passages in both formats.
+    let passages = (0..30)
+        .map(|i| {
+            format!(
+                "Passage {i} has a few words and ends in word{}.",
+                "x".repeat(i % 7)
+            )
+        })
+        .collect();
+    let sources = Sources {
+        eval_passages: passages,
+        ..sources()
+    };
+    let plain = generate(&spec("cloze"), &sources, Split::Eval, 10, 1).unwrap();
+    let blank = generate(&spec("cloze_blank"), &sources, Split::Eval, 10, 1).unwrap();
+    assert_eq!(plain.len(), 10);
+    assert_eq!(plain, blank);
+}
