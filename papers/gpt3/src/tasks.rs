@@ -340,9 +340,16 @@ pub fn training_examples(
             let mapping = labels::random_mapping(sources, rng)?;
             labels::instances(&mapping, sources, Split::Train, k, rng)
         }
-        _ => (0..k)
-            .map(|_| pool[rng.usize(..pool.len())].clone())
-            .collect(),
+        _ => {
+            anyhow::ensure!(
+                !pool.is_empty(),
+                "task `{}`: an empty training pool has nothing to write a document from",
+                spec.name
+            );
+            (0..k)
+                .map(|_| pool[rng.usize(..pool.len())].clone())
+                .collect()
+        }
     })
 }
 

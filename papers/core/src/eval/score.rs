@@ -198,9 +198,8 @@ pub fn evaluate(
             correct
         }
     };
-    if !metrics.contains_key("answer_logprob")
-        || !spec.metrics.iter().any(|m| m == "answer_logprob")
-    {
+    // Kept only where asked for (the generative path computes them only then).
+    if !spec.metrics.iter().any(|m| m == "answer_logprob") {
         logprobs.clear();
     }
     metrics.retain(|name, _| spec.metrics.contains(name));

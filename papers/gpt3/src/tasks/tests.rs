@@ -449,13 +449,13 @@ impl repro_core::eval::LanguageModel for ReadsDemonstrations {
         &self,
         _: &[String],
     ) -> anyhow::Result<Vec<repro_core::eval::Loglikelihood>> {
-        unimplemented!()
+        anyhow::bail!("a label task asks only for log-likelihoods")
     }
     fn generate_until(
         &self,
         _: &[repro_core::eval::GenerateRequest],
     ) -> anyhow::Result<Vec<String>> {
-        unimplemented!()
+        anyhow::bail!("a label task asks only for log-likelihoods")
     }
 }
 
@@ -498,4 +498,11 @@ fn the_two_cloze_formats_ask_the_same_passages() {
     let blank = generate(&spec("cloze_blank"), &sources, Split::Eval, 10, 1).unwrap();
     assert_eq!(plain.len(), 10);
     assert_eq!(plain, blank);
+}
+
+#[test]
+fn an_empty_pool_is_an_error_not_a_panic() {
+    let mut rng = fastrand::Rng::with_seed(1);
+    let error = training_examples(&spec("2d_plus"), &[], &sources(), 3, &mut rng).unwrap_err();
+    assert!(error.to_string().contains("empty training pool"), "{error}");
 }
